@@ -1,0 +1,1 @@
+"""dcgan.export: folds, exports and checks the networks as self-describing ONNX."""
