@@ -1,0 +1,98 @@
+"""The options of a training run: one dataclass, written to config.json and into checkpoints.
+
+Presets fill the recipe options (learning rate, batch size, init) that the user did not set.
+"seed" reproduces the d2l chapter the toolkit started from; "dcgan" is the recipe of the DCGAN
+paper as pytorch/examples runs it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from .model import ModelConfig
+
+PRESETS: dict[str, dict] = {
+    "seed": {"lr": 0.005, "batch_size": 256, "epochs": 20, "init": "seed"},
+    "dcgan": {"lr": 2e-4, "batch_size": 128, "epochs": 20, "init": "dcgan"},
+}
+DEFAULT_PRESET = "seed"
+
+# Options that fix the shape of the networks: a resumed run must keep them.
+ARCHITECTURE = ("latent_dim", "g_width", "d_width")
+# Options that change how the machine computes, not what is learned: free to change on resume.
+RUNTIME = ("epochs", "device", "amp", "channels_last", "compile", "sync_bn", "threads",
+           "log_every", "data")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run was started with, after presets and defaults are applied."""
+
+    # data (how the uint8 array was made; the loop itself only sees the array)
+    data: str = "pokemon"
+    fit: str = "stretch"
+    background: tuple[int, int, int] = (255, 255, 255)
+    # recipe
+    preset: str = DEFAULT_PRESET
+    epochs: int = 20
+    batch_size: int = 256  # global: split evenly over the ranks of a distributed run
+    lr: float = 0.005
+    beta1: float = 0.5
+    beta2: float = 0.999
+    init: str = "seed"
+    flip: bool = False
+    ema: bool = False
+    ema_decay: float = 0.999
+    seed: int = 0
+    # architecture
+    latent_dim: int = 100
+    g_width: int = 64
+    d_width: int = 64
+    # machine
+    device: str = "auto"
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    sync_bn: bool = False
+    threads: int = 0  # torch CPU threads; 0 leaves torch's default
+    log_every: int = 20  # optimizer steps between reads of the loss accumulators
+
+    def __post_init__(self) -> None:
+        self.background = tuple(int(c) for c in self.background)
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}")
+        if self.init not in ("seed", "dcgan"):
+            raise ValueError(f"unknown init style {self.init!r}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be 0 or more, got {self.threads}")
+        for name in ("epochs", "batch_size", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        for name in ("beta1", "beta2", "ema_decay"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        self.model  # validates the architecture options
+
+    @property
+    def model(self) -> ModelConfig:
+        return ModelConfig(latent_dim=self.latent_dim, g_width=self.g_width, d_width=self.d_width)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["background"] = list(self.background)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    @classmethod
+    def from_options(cls, preset: str = DEFAULT_PRESET, **options) -> "TrainConfig":
+        """Preset values first, then every option that is not None."""
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}")
+        values = dict(PRESETS[preset])
+        values.update({k: v for k, v in options.items() if v is not None})
+        return cls(preset=preset, **values)
