@@ -8,9 +8,12 @@ Layout of the dict in ``checkpoint.pt`` (FORMAT, version 1):
     generator_ema             state_dict or None
     opt_g, opt_d              optimizer state_dicts
     epoch, step               completed epochs and optimizer steps
-    rng                       {"torch": ByteTensor, "cuda": [ByteTensor...], "loader": ByteTensor}
+    rng                       {"torch": ByteTensor, "cuda": [ByteTensor...], "loader": ByteTensor,
+                               "noise": [ByteTensor per rank], "noise_device": "cpu" | "cuda"}
     dataset                   {"name", "fingerprint", "count"}
     history                   per-epoch metric dicts (what metrics.jsonl holds)
+    partial                   optional: statistics of an epoch interrupted midway
+                              {"sums": [loss_D, loss_G, D(x), D(G(z))], "seconds"}
 """
 from __future__ import annotations
 

@@ -38,7 +38,23 @@ class Background(click.ParamType):
         self.fail(f"{value!r} is not a colour: use R,G,B (0-255 each) or #rrggbb", param, ctx)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+class OneLineErrors(click.Command):
+    """Usage mistakes as one ``Error: ...`` line, like every other error (no usage block)."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        extra["standalone_mode"] = False
+        try:
+            code = super().main(args, prog_name, **extra)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        except click.ClickException as e:
+            click.echo(f"Error: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.command(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
                epilog="Ctrl-C or SIGTERM finish the current step, save checkpoint.pt and exit "
                       "(status 130 after Ctrl-C, 0 after SIGTERM); --resume continues exactly.")
 @click.option("--data", metavar="SPEC", default="pokemon",
@@ -53,7 +69,7 @@ class Background(click.ParamType):
               help="Total epochs of the run (a resumed run trains the difference). [default: 20]")
 @click.option("--batch-size", type=click.IntRange(min=1), metavar="N",
               help="Global batch size, split over the ranks of a torchrun job. [default: preset]")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True, max=1), metavar="LR",
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), metavar="LR",
               help="Adam learning rate of both networks. [default: preset]")
 @click.option("--init", type=click.Choice(["seed", "dcgan"]),
               help="Weight init: seed = every parameter N(0, 0.02); dcgan = BN scale N(1, 0.02), "
@@ -181,24 +197,25 @@ def _run(options: dict, given: set[str]) -> int:
             cfg.seed = dist.gather(cfg.seed)[0]  # rank 0's random seed for every rank
         # Rank 0 prepares the folder and decodes (or downloads) the data first; the others
         # then read the decoded cache.  Every rank learns of a failure and stops.
+        # The folder is created only once the data has loaded and the options fit it, so a
+        # failed start leaves nothing behind.
         error = None
         ds = None
         for turn in ("main", "others"):
             if (turn == "main") == dist.is_main:
                 try:
                     if dist.is_main:
-                        run_folder.open_run_folder(out, resume)
+                        run_folder.check_run_folder(out, resume)
                     ds = load_dataset(cfg.data, cache_dir=options["cache_dir"],
                                       background=cfg.background, fit=cfg.fit,
                                       progress=dist.is_main)
-                except (DataError, RunFolderError) as e:
+                    check_run(cfg, len(ds.images), dist.world_size, device)
+                    if dist.is_main:
+                        run_folder.create_run_folder(out)
+                except (DataError, RunFolderError, TrainError) as e:
                     error = e
             if dist.vote(error is not None)[0]:
                 raise click.ClickException(str(error) if error else "another rank failed")
-        try:
-            check_run(cfg, len(ds.images), dist.world_size, device)
-        except TrainError as e:
-            raise click.ClickException(str(e)) from None
         if ckpt is not None:
             old = (ckpt.get("dataset") or {}).get("fingerprint")
             if old and old != ds.fingerprint:

@@ -52,11 +52,9 @@ def is_run(out: Path) -> bool:
     return (out / CONFIG).is_file() or (out / CHECKPOINT).is_file()
 
 
-def open_run_folder(out: str | os.PathLike, resume: bool) -> Path:
-    """Check that ``out`` suits a new run (missing or empty) or, with ``resume``, holds one.
-
-    Creates the folder and samples/ and proves it writable; raises RunFolderError otherwise.
-    """
+def check_run_folder(out: str | os.PathLike, resume: bool) -> Path:
+    """Check, without creating anything, that ``out`` suits a new run (missing or empty) or,
+    with ``resume``, holds one; raise RunFolderError otherwise."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"--out {out} is a file, not a folder")
@@ -68,6 +66,17 @@ def open_run_folder(out: str | os.PathLike, resume: bool) -> Path:
             raise RunFolderError(f"{out} already holds a run: pass --resume to continue it, "
                                  "or choose another --out")
         raise RunFolderError(f"--out {out} is not empty and is not a run folder")
+    existing = out
+    while not existing.exists():  # the folder that creating ``out`` would write into
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise RunFolderError(f"cannot write to --out {out}: {existing} is not a writable folder")
+    return out
+
+
+def create_run_folder(out: str | os.PathLike) -> Path:
+    """Make ``out`` and samples/ and prove them writable."""
+    out = Path(out)
     try:
         (out / SAMPLES).mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=out)
@@ -76,6 +85,11 @@ def open_run_folder(out: str | os.PathLike, resume: bool) -> Path:
     except OSError as e:
         raise RunFolderError(f"cannot write to --out {out}: {e.strerror or e}") from None
     return out
+
+
+def open_run_folder(out: str | os.PathLike, resume: bool) -> Path:
+    """check_run_folder, then create_run_folder."""
+    return create_run_folder(check_run_folder(out, resume))
 
 
 def write_config(out: Path, config: dict) -> None:
