@@ -1,0 +1,219 @@
+"""dcgan-gen: sample images from a DCGAN generator ONNX with ONNX Runtime (no torch).
+
+    dcgan-gen --n 21 --out grid.png
+    dcgan-gen --seeds 0-99999 --out-dir samples/        # resumable, one PNG per seed
+    dcgan-gen --interpolate 3,14,15 --steps 10 --out walk.gif
+    dcgan-gen --rank-with D.onnx --oversample 4 --n 21 --out best.png
+
+The command validates options and files, then calls the jobs in ``dcgan.runtime.jobs``.
+Every user mistake ends as one line on stderr and a non-zero exit.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from .errors import DcganRuntimeError, OutputError
+from .generator import DEFAULT_BATCH_SIZE, Generator
+from .images import ANIMATION_EXTENSIONS, GRID_EXTENSIONS, MAX_GRID_IMAGES, extension
+from .metadata import MetadataError
+from .shards import parse_seed_range
+
+PROG = "dcgan-gen"
+DEFAULT_OUT = Path("grid.png")
+
+
+class OneLineErrors(click.Command):
+    """click prints usage lines above a bad-option error; keep every error to one line."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.ClickException as e:
+            message = " ".join(e.format_message().split())
+            click.echo(f"{PROG}: error: {message}", err=True)
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo(f"{PROG}: interrupted; no partial output was left", err=True)
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _seed_range(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return parse_seed_range(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+
+
+def _seed_list(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        seeds = [int(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of seeds", ctx, param) from None
+    if len(seeds) < 2 or min(seeds) < 0:
+        raise click.BadParameter("give at least two non-negative seeds, e.g. 3,14", ctx, param)
+    return seeds
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+
+
+@click.command(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--n", "n", type=click.IntRange(min=1), default=21, show_default=True, metavar="N",
+              help="Number of images.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help=f"Output file, type by extension: {', '.join(GRID_EXTENSIONS)} (raw uint8 "
+              "images), .gif (with --interpolate).  [default: grid.png]")
+@click.option("--out-dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Write one PNG per image, named by seed (seed000123.png), and a manifest; "
+              "seeds whose file exists are skipped, so a killed job resumes.")
+@click.option("--nrow", type=click.IntRange(min=1), default=7, show_default=True, metavar="K",
+              help="Images per grid row.")
+@click.option("--padding", type=click.IntRange(min=0), default=2, show_default=True, metavar="PX",
+              help="Pixels between grid tiles.")
+@click.option("--model", type=click.Path(path_type=Path), default=None, metavar="FILE.onnx",
+              help="Generator ONNX.  [default: the bundled model]")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="S",
+              help="Seed of the first image; image i uses seed S+i.")
+@click.option("--seeds", "seed_range", callback=_seed_range, default=None, metavar="A-B",
+              help="Inclusive seed range (or A+COUNT) instead of --seed/--n: give machines "
+              "disjoint ranges to split a large job.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE,
+              show_default=True, metavar="B", help="Images per inference call (bounds memory).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, metavar="T",
+              help="CPU threads.  [default: one per core]")
+@click.option("--provider", default="auto", show_default=True, metavar="NAME",
+              help="auto, cpu, cuda, tensorrt, or an ONNX Runtime provider name.")
+@click.option("--info", is_flag=True, help="Print the model's metadata and signature, and exit.")
+@click.option("--interpolate", callback=_seed_list, default=None, metavar="A,B[,C...]",
+              help="Walk (spherically) between the latents of these seeds.")
+@click.option("--steps", type=click.IntRange(min=2), default=8, show_default=True, metavar="K",
+              help="Images per interpolation segment, ends included.")
+@click.option("--rank-with", type=click.Path(path_type=Path), default=None, metavar="D.onnx",
+              help="Discriminator ONNX: draw oversample x N images, keep the N it scores highest.")
+@click.option("--oversample", type=click.IntRange(min=1), default=4, show_default=True,
+              metavar="K", help="Candidates per kept image with --rank-with.")
+@click.option("-q", "--quiet", is_flag=True, help="No provider line, progress bar or summary.")
+@click.pass_context
+def main(ctx, n, out, out_dir, nrow, padding, model, seed, seed_range, batch_size, threads,
+         provider, info, interpolate, steps, rank_with, oversample, quiet):
+    """Sample images from a DCGAN generator with ONNX Runtime."""
+    try:
+        if info:
+            return _print_info(model, provider, threads)
+        _check_combination(ctx, out, out_dir, interpolate, rank_with, seed_range)
+        if seed_range is None:
+            seed_range = range(seed, seed + n)
+        if rank_with is not None:
+            seed_range = range(seed, seed + n * oversample)
+        out = out if out is not None or out_dir is not None else DEFAULT_OUT
+        _check_output(out, out_dir, interpolate, len(seed_range) if rank_with is None else n,
+                      nrow, padding)
+
+        generator = Generator.load(model, provider, threads)
+        discriminator = None
+        if rank_with is not None:
+            from .discriminator import Discriminator
+
+            discriminator = Discriminator.load(rank_with, provider, threads)
+            discriminator.expects(generator.image_shape)
+        say = (lambda msg: None) if quiet else (lambda msg: click.echo(f"{PROG}: {msg}", err=True))
+        say(generator.provider_note)
+        if generator.placeholder:
+            say(f"note: {'the bundled model' if generator.model.bundled else 'this model'} is a "
+                "placeholder, not a trained model")
+        # A bar only for jobs of several chunks: one chunk is over before a bar could help.
+        chunks = -(-len(seed_range) // batch_size)
+        _run(generator, discriminator, out, out_dir, seed_range, n, nrow, padding, batch_size,
+             interpolate, steps, not quiet and chunks > 1, say)
+    except (DcganRuntimeError, MetadataError) as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        raise click.ClickException(f"cannot write{where}: {e.strerror or e}") from None
+
+
+def _check_combination(ctx, out, out_dir, interpolate, rank_with, seed_range) -> None:
+    if out is not None and out_dir is not None:
+        raise click.UsageError("give --out or --out-dir, not both")
+    if interpolate is not None:
+        clash = [o for o in ("n", "seed", "seed_range", "rank_with") if _given(ctx, o)]
+        if out_dir is not None:
+            clash.append("out_dir")
+        if clash:
+            raise click.UsageError(f"--interpolate takes its seeds from its list; drop "
+                                   f"{', '.join('--' + c.replace('_', '-') for c in clash)}")
+    if rank_with is not None and seed_range is not None:
+        raise click.UsageError("--rank-with draws candidates from --seed and --n; drop --seeds")
+    if seed_range is not None and (_given(ctx, "n") or _given(ctx, "seed")):
+        raise click.UsageError("--seeds sets both the first seed and the count; drop --seed/--n")
+    if rank_with is not None and ctx.params["n"] > MAX_GRID_IMAGES:
+        raise click.UsageError(f"--rank-with keeps at most {MAX_GRID_IMAGES} images")
+
+
+def _check_output(out, out_dir, interpolate, count, nrow, padding) -> None:
+    """Refuse, before the model is even loaded, an output that could not be written."""
+    import os
+
+    from .atomic import check_writable_file
+    from .images import check_grid
+
+    if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise OutputError(f"--out-dir {out_dir} exists and is not a folder")
+        if out_dir.is_dir() and not os.access(out_dir, os.W_OK | os.X_OK):
+            raise OutputError(f"--out-dir {out_dir} is not writable")
+        return
+    check_writable_file(out)
+    if interpolate is not None:
+        extension(out, (*GRID_EXTENSIONS, *ANIMATION_EXTENSIONS))
+    elif Path(out).suffix.lower() in ANIMATION_EXTENSIONS:
+        raise OutputError(f"{out}: .gif is written only with --interpolate")
+    else:
+        # 64x64 tiles: the size every generator of this toolkit makes; rechecked once loaded.
+        check_grid(out, count, (64, 64), nrow, padding)
+
+
+def _run(generator, discriminator, out, out_dir, seeds, n, nrow, padding, batch_size,
+         interpolate, steps, progress, say) -> None:
+    from . import jobs
+
+    if interpolate is not None:
+        count = jobs.write_interpolation(generator, interpolate, steps, out, padding, batch_size)
+        say(f"wrote {out}: {count} images walking through seeds {','.join(map(str, interpolate))}")
+    elif discriminator is not None:
+        kept, scores = jobs.write_ranked(generator, discriminator, seeds, n, out, out_dir, nrow,
+                                         padding, batch_size, progress)
+        say(f"wrote {out or out_dir}: best {n} of {len(seeds)} (logits {scores.min():.3g} to "
+            f"{scores.max():.3g})")
+    elif out_dir is not None:
+        written, skipped = jobs.write_folder(generator, seeds, out_dir, batch_size, progress)
+        extra = f", {skipped} already there" if skipped else ""
+        say(f"wrote {written} images to {out_dir} (seeds {seeds.start}-{seeds.stop - 1}{extra})")
+    else:
+        jobs.write_grid(generator, seeds, out, nrow, padding, batch_size, progress)
+        say(f"wrote {out}: {len(seeds)} images (seeds {seeds.start}-{seeds.stop - 1})")
+
+
+def _print_info(model, provider, threads) -> None:
+    import onnxruntime as ort
+
+    from .info import describe
+    from .model_file import load_model
+
+    loaded = load_model(model, provider, threads)
+    lines, problem = describe(loaded, ort.get_available_providers())
+    click.echo("\n".join(lines))
+    if problem:
+        raise DcganRuntimeError(problem)

@@ -1,0 +1,174 @@
+"""Writing images: grids, single images, raw .npy stacks and GIF animations, all atomically.
+
+The output type follows the file extension. Grids are laid out like torchvision's
+make_grid: ``nrow`` images per row, ``padding`` pixels around every tile.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .atomic import PendingFile, atomic_path
+from .errors import OutputError
+
+# Pillow format name and save options per extension.
+IMAGE_FORMATS = {
+    ".png": ("PNG", {"compress_level": 6}),
+    ".jpg": ("JPEG", {"quality": 95}),
+    ".jpeg": ("JPEG", {"quality": 95}),
+    ".webp": ("WEBP", {"quality": 95}),
+}
+GRID_EXTENSIONS = (*IMAGE_FORMATS, ".npy")
+ANIMATION_EXTENSIONS = (".gif",)
+# Largest side each format can store (pixels).
+MAX_SIDE = {"PNG": 2**31 - 1, "JPEG": 65_535, "WEBP": 16_383, "GIF": 65_535}
+# A grid is built in memory before it is encoded: cap it (4096 tiles of 64x64 is ~54 MB).
+MAX_GRID_IMAGES = 4096
+
+
+def extension(path: str | os.PathLike, allowed: Sequence[str]) -> str:
+    ext = Path(path).suffix.lower()
+    if ext not in allowed:
+        raise OutputError(
+            f"cannot tell the output type of {path}: use one of {', '.join(allowed)}"
+        )
+    return ext
+
+
+def grid_size(n: int, tile: tuple[int, int], nrow: int, padding: int) -> tuple[int, int]:
+    """(height, width) in pixels of a grid of n tiles of (h, w)."""
+    cols = min(nrow, n)
+    rows = -(-n // nrow)
+    h, w = tile
+    return rows * (h + padding) + padding, cols * (w + padding) + padding
+
+
+def check_grid(path: str | os.PathLike, n: int, tile: tuple[int, int], nrow: int, padding: int) -> None:
+    """Refuse, before sampling, a grid this format or the memory cap cannot hold."""
+    ext = extension(path, GRID_EXTENSIONS)
+    if ext == ".npy":
+        return  # written chunk by chunk, any n
+    if n > MAX_GRID_IMAGES:
+        raise OutputError(
+            f"a grid holds at most {MAX_GRID_IMAGES} images (asked {n}); "
+            "use --out-dir, or a .npy file, for more"
+        )
+    fmt = IMAGE_FORMATS[ext][0]
+    gh, gw = grid_size(n, tile, nrow, padding)
+    if max(gh, gw) > MAX_SIDE[fmt]:
+        raise OutputError(
+            f"a grid of {n} images with --nrow {nrow} is {gw}x{gh} px, more than {fmt} "
+            f"allows ({MAX_SIDE[fmt]} px); change --nrow or use .png"
+        )
+
+
+class GridCanvas:
+    """A grid filled tile by tile, so images can arrive in chunks and be dropped after pasting."""
+
+    def __init__(self, n: int, tile_shape: tuple[int, int, int], nrow: int = 7, padding: int = 2,
+                 pad_value: int = 0):
+        if n < 1 or nrow < 1 or padding < 0:
+            raise ValueError("a grid needs n >= 1, nrow >= 1 and padding >= 0")
+        self.n, self.nrow, self.padding = n, nrow, padding
+        self.tile_shape = tile_shape
+        gh, gw = grid_size(n, tile_shape[:2], nrow, padding)
+        self.pixels = np.full((gh, gw, tile_shape[2]), pad_value, dtype=np.uint8)
+        self.filled = 0
+
+    def paste(self, images: np.ndarray) -> None:
+        h, w = self.tile_shape[:2]
+        p = self.padding
+        for img in images:
+            if self.filled >= self.n:
+                raise ValueError("more images than the grid has tiles")
+            r, c = divmod(self.filled, self.nrow)
+            y, x = p + r * (h + p), p + c * (w + p)
+            self.pixels[y : y + h, x : x + w] = img
+            self.filled += 1
+
+
+def make_grid(images: np.ndarray, nrow: int = 7, padding: int = 2, pad_value: int = 0) -> np.ndarray:
+    """uint8 (H, W, C) grid of uint8 (n, h, w, C) images."""
+    images = np.asarray(images)
+    canvas = GridCanvas(len(images), images.shape[1:], nrow, padding, pad_value)
+    canvas.paste(images)
+    return canvas.pixels
+
+
+def save_image(pixels: np.ndarray, path: str | os.PathLike) -> None:
+    """One uint8 (H, W, C) image, format by extension, written atomically."""
+    from PIL import Image
+
+    ext = extension(path, tuple(IMAGE_FORMATS))
+    fmt, options = IMAGE_FORMATS[ext]
+    arr = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.ascontiguousarray(arr)).save(tmp, format=fmt, **options)
+
+
+def save_npy(images: np.ndarray, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, np.ascontiguousarray(images, dtype=np.uint8))
+
+
+def save_grid(images: np.ndarray, path: str | os.PathLike, nrow: int = 7, padding: int = 2) -> None:
+    """Write uint8 (n, h, w, C) images as one grid (.png/.jpg/.jpeg/.webp) or raw stack (.npy)."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise ValueError(f"expected uint8 (n, h, w, C) images, got {images.dtype} {images.shape}")
+    check_grid(path, len(images), images.shape[1:3], nrow, padding)
+    if extension(path, GRID_EXTENSIONS) == ".npy":
+        save_npy(images, path)
+    else:
+        save_image(make_grid(images, nrow, padding), path)
+
+
+def save_gif(frames: np.ndarray, path: str | os.PathLike, frame_ms: int = 80) -> None:
+    """An animated GIF that loops forever, one frame per uint8 (h, w, C) image."""
+    from PIL import Image
+
+    extension(path, ANIMATION_EXTENSIONS)
+    pics = [Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in frames]
+    with atomic_path(path) as tmp:
+        pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:], duration=frame_ms,
+                     loop=0, optimize=False)
+
+
+class NpyWriter:
+    """A .npy of known shape filled chunk by chunk through a memory map: bounded memory for any n.
+
+    The file appears only when every row was written and the block exits cleanly.
+    """
+
+    def __init__(self, path: str | os.PathLike, shape: tuple[int, ...]):
+        self.path, self.shape = Path(path), shape
+        self.filled = 0
+
+    def __enter__(self) -> "NpyWriter":
+        self._pending = PendingFile(self.path)
+        try:
+            self._array = np.lib.format.open_memmap(
+                self._pending.tmp, mode="w+", dtype=np.uint8, shape=self.shape
+            )
+        except BaseException:
+            self._pending.discard()
+            raise
+        return self
+
+    def write(self, images: np.ndarray) -> None:
+        self._array[self.filled : self.filled + len(images)] = images
+        self.filled += len(images)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._array.flush()
+        del self._array  # unmap before the rename
+        if exc_type is not None or self.filled != self.shape[0]:
+            self._pending.discard()
+            if exc_type is None:
+                raise OutputError(f"{self.path}: only {self.filled} of {self.shape[0]} images written")
+            return
+        self._pending.commit()

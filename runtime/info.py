@@ -1,0 +1,60 @@
+"""What ``dcgan-gen --info`` prints about a model: file, metadata, signature, usability."""
+from __future__ import annotations
+
+import json
+
+from .discriminator import check_discriminator
+from .errors import DcganRuntimeError
+from .generator import generator_info
+from .model_file import LoadedModel
+
+PLACEHOLDER_NOTE = (
+    "PLACEHOLDER: this model only stands in for a trained one (metadata placeholder: true); "
+    "its images are not meant to look like anything"
+)
+
+
+def describe(model: LoadedModel, available_providers: list[str]) -> tuple[list[str], str | None]:
+    """(lines to print, why the model is unusable or None)."""
+    where = " (bundled with dcgan-edge)" if model.bundled else ""
+    lines = [
+        f"model:      {model.path}{where}",
+        f"size:       {model.size_bytes:,} bytes",
+        f"sha256:     {model.sha256}",
+    ]
+    problem = None
+    role = None
+    try:
+        meta = model.metadata()
+    except DcganRuntimeError as e:
+        meta, problem = None, str(e)
+    if meta is not None and meta.placeholder:
+        lines.insert(0, PLACEHOLDER_NOTE)
+    for t in model.inputs:
+        lines.append(f"input:      {t}")
+    for t in model.outputs:
+        lines.append(f"output:     {t}")
+    if problem is None:
+        problem, role = _usable_as(model)
+    if meta is not None:
+        lines.append("metadata:")
+        lines.extend("  " + ln for ln in json.dumps(meta.raw, indent=2, sort_keys=True).splitlines())
+    elif model.metadata_text is None:
+        lines.append("metadata:   none (facts inferred from the signature)")
+    if role:
+        lines.append(f"usable as:  {role}")
+    lines.append(f"providers:  {', '.join(available_providers)} (this onnxruntime)")
+    return lines, problem
+
+
+def _usable_as(model: LoadedModel) -> tuple[str | None, str | None]:
+    try:
+        info, inferred = generator_info(model)
+        how = "inferred" if inferred else "from metadata"
+        return None, f"generator (latent {info.latent_dim}, {info.image_size}x{info.image_size}x{info.channels}, {how})"
+    except DcganRuntimeError as g_err:
+        try:
+            check_discriminator(model)
+            return None, "discriminator (pass it to --rank-with)"
+        except DcganRuntimeError:
+            return str(g_err), None

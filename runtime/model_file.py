@@ -1,0 +1,121 @@
+"""Reading an ONNX model file (or the bundled one) into a session, with its signature and metadata.
+
+The file is read once into memory: its bytes give the model's sha256 (recorded in
+manifests) and feed the session, so the bundled model also loads from a zipped install.
+Metadata is read through ONNX Runtime (``custom_metadata_map``), never with the onnx package.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from .errors import ModelLoadError, ModelNotFoundError
+from .metadata import METADATA_KEY, MetadataError, ModelInfo, parse_metadata
+from .providers import ProviderChoice, create_session
+
+BUNDLED_MODEL = "dcgan-pokemon.onnx"
+
+Dim = int | str | None
+
+
+def bundled_model():
+    """The packaged generator (a Traversable: a path in a normal install, maybe in a zip)."""
+    return resources.files("dcgan.runtime").joinpath("models", BUNDLED_MODEL)
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[Dim, ...]
+    dtype: str  # ORT's spelling: "tensor(float)"
+
+    @property
+    def is_float32(self) -> bool:
+        return self.dtype == "tensor(float)"
+
+    def __str__(self) -> str:
+        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
+        dtype = self.dtype.removeprefix("tensor(").removesuffix(")")
+        return f"{self.name}: {dtype} [{dims}]"
+
+
+@dataclass
+class LoadedModel:
+    """A session on a model file, with what is known about the file."""
+
+    session: Any  # onnxruntime.InferenceSession
+    path: str
+    sha256: str
+    bundled: bool
+    size_bytes: int
+    choice: ProviderChoice
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    metadata_text: str | None
+
+    def metadata(self) -> ModelInfo | None:
+        """Our metadata, or None when the model has none; ModelLoadError when it is malformed."""
+        if self.metadata_text is None:
+            return None
+        try:
+            return parse_metadata(self.metadata_text)
+        except MetadataError as e:
+            raise ModelLoadError(f"{self.path}: {e}") from None
+
+    def signature(self) -> str:
+        ins = "; ".join(str(t) for t in self.inputs) or "none"
+        outs = "; ".join(str(t) for t in self.outputs) or "none"
+        return f"inputs {ins} -> outputs {outs}"
+
+
+def read_model_bytes(path: str | os.PathLike | None) -> tuple[bytes, str, bool]:
+    """(bytes, display path, bundled?) for a model path, or the bundled model when None."""
+    if path is None:
+        res = bundled_model()
+        if not res.is_file():
+            raise ModelNotFoundError(
+                f"this install has no bundled model ({BUNDLED_MODEL}); pass --model FILE.onnx"
+            )
+        return res.read_bytes(), str(res), True
+    p = os.fspath(path)
+    if os.path.isdir(p):
+        raise ModelNotFoundError(f"{p} is a folder, not an ONNX model file")
+    try:
+        with open(p, "rb") as f:
+            return f.read(), p, False
+    except FileNotFoundError:
+        raise ModelNotFoundError(f"no model file at {p}") from None
+    except OSError as e:
+        raise ModelLoadError(f"cannot read {p}: {e.strerror}") from None
+
+
+def load_model(
+    path: str | os.PathLike | None = None, provider: str = "auto", threads: int | None = None
+) -> LoadedModel:
+    data, shown, bundled = read_model_bytes(path)
+    if not data:
+        raise ModelLoadError(f"{shown} is empty, not an ONNX model")
+    try:
+        session, choice = create_session(data, provider, threads)
+    except ModelLoadError as e:
+        raise ModelLoadError(f"{shown}: {e}") from None
+    meta = session.get_modelmeta().custom_metadata_map
+    return LoadedModel(
+        session=session,
+        path=shown,
+        sha256=hashlib.sha256(data).hexdigest(),
+        bundled=bundled,
+        size_bytes=len(data),
+        choice=choice,
+        inputs=tuple(_spec(a) for a in session.get_inputs()),
+        outputs=tuple(_spec(a) for a in session.get_outputs()),
+        metadata_text=meta.get(METADATA_KEY),
+    )
+
+
+def _spec(arg) -> TensorSpec:
+    shape = arg.shape if isinstance(arg.shape, (list, tuple)) else ()
+    return TensorSpec(arg.name, tuple(shape), arg.type)

@@ -1,0 +1,141 @@
+"""dcgan-gen as a user runs it: outputs, --info, and every bad input as one line on stderr."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from runtime_fixtures import DISC, FOREIGN, GEN, GEN_NOMETA
+
+from dcgan.runtime.cli import main
+
+
+def run(args, cwd=None):
+    runner = CliRunner()
+    if cwd is not None:
+        old = os.getcwd()
+        os.chdir(cwd)
+    try:
+        return runner.invoke(main, [str(a) for a in args])
+    finally:
+        if cwd is not None:
+            os.chdir(old)
+
+
+def test_default_command_writes_a_21_image_grid_from_the_bundled_model(tmp_path, bundled_is_fixture, gen):
+    r = run([], cwd=tmp_path)
+    assert r.exit_code == 0, r.stderr
+    with Image.open(tmp_path / "grid.png") as im:
+        assert im.size == (7 * 66 + 2, 3 * 66 + 2)
+        grid = np.asarray(im)
+    assert np.array_equal(grid[2:66, 2:66], gen.sample(1, seed=0)[0])
+    assert "running on CPU" in r.stderr and "placeholder" in r.stderr
+
+
+def test_options_shape_the_grid(tmp_path, gen):
+    out = tmp_path / "g.png"
+    r = run(["--model", GEN, "--n", 10, "--nrow", 5, "--padding", 0, "--seed", 40, "--out", out])
+    assert r.exit_code == 0, r.stderr
+    grid = np.asarray(Image.open(out))
+    assert grid.shape == (128, 320, 3)
+    assert np.array_equal(grid[64:, 256:], gen.sample(1, seed=49)[0])
+
+
+def test_npy_output_is_exactly_the_api_result_and_batch_size_does_not_matter(tmp_path, gen):
+    for bs in (3, 64):
+        out = tmp_path / f"raw{bs}.npy"
+        assert run(["--model", GEN, "--n", 7, "--seed", 5, "--batch-size", bs, "--out", out]).exit_code == 0
+        assert np.array_equal(np.load(out), gen.sample(7, seed=5))
+
+
+def test_quiet_and_threads(tmp_path):
+    r = run(["--model", GEN, "--n", 2, "--threads", 1, "-q", "--out", tmp_path / "g.webp"])
+    assert r.exit_code == 0 and r.stderr == "" and (tmp_path / "g.webp").is_file()
+
+
+def test_info_prints_metadata_signature_and_the_placeholder_warning(bundled_is_fixture):
+    r = run(["--info"])
+    assert r.exit_code == 0, r.stderr
+    assert "PLACEHOLDER" in r.stdout and "bundled" in r.stdout
+    assert "z: float [batch, 8, 1, 1]" in r.stdout and '"latent_dim": 8' in r.stdout
+
+
+def test_info_on_a_model_without_metadata_and_on_a_discriminator():
+    bare = run(["--info", "--model", GEN_NOMETA])
+    assert bare.exit_code == 0 and "metadata:   none" in bare.stdout and "PLACEHOLDER" not in bare.stdout
+    disc = run(["--info", "--model", DISC])
+    assert disc.exit_code == 0 and "usable as:  discriminator" in disc.stdout
+
+
+def test_info_on_a_foreign_model_shows_it_then_fails():
+    r = run(["--info", "--model", FOREIGN])
+    assert r.exit_code != 0 and "x: float [batch, 8]" in r.stdout
+    assert r.stderr.count("\n") == 1 and "not a DCGAN generator" in r.stderr
+
+
+def corrupt_model(tmp_path):
+    p = tmp_path / "corrupt.onnx"
+    p.write_bytes(GEN.read_bytes()[:5000])
+    return p
+
+
+def a_file(tmp_path):
+    p = tmp_path / "plain.txt"
+    p.write_text("x")
+    return p
+
+
+BAD = {
+    "n zero": (["--n", "0"], "--n"),
+    "n negative": (["--n", "-3"], "--n"),
+    "batch size zero": (["--batch-size", "0"], "--batch-size"),
+    "threads zero": (["--threads", "0"], "--threads"),
+    "missing model": (["--model", "{tmp}/absent.onnx"], "no model file"),
+    "corrupt model": (["--model", "{corrupt}"], "not a readable ONNX model"),
+    "foreign model": (["--model", str(FOREIGN)], "expected one float input"),
+    "discriminator as generator": (["--model", str(DISC)], "not a generator"),
+    "missing folder": (["--out", "{tmp}/no/such/dir/g.png"], "does not exist"),
+    "parent is a file": (["--out", "{file}/g.png"], "does not exist"),
+    "out is a folder": (["--out", "{tmp}"], "folder"),
+    "unknown extension": (["--out", "{tmp}/g.bmp"], "output type"),
+    "gif without interpolation": (["--out", "{tmp}/g.gif"], "--interpolate"),
+    "unknown provider": (["--provider", "warp-drive"], "unknown provider"),
+    "cuda not installed": (["--provider", "cuda"], "not in this onnxruntime build"),
+    "reversed seed range": (["--seeds", "9-2", "--out-dir", "{tmp}/d"], "ends before"),
+    "garbled seed range": (["--seeds", "a-b", "--out-dir", "{tmp}/d"], "not a seed range"),
+    "seeds and n": (["--seeds", "0-3", "--n", "4", "--out-dir", "{tmp}/d"], "drop --seed/--n"),
+    "out and out-dir": (["--out", "{tmp}/g.png", "--out-dir", "{tmp}/d"], "not both"),
+    "out-dir is a file": (["--out-dir", "{file}"], "not a folder"),
+    "one seed to interpolate": (["--interpolate", "3"], "at least two"),
+    "interpolate with n": (["--interpolate", "1,2", "--n", "5"], "drop --n"),
+    "interpolate to bmp": (["--interpolate", "1,2", "--out", "{tmp}/w.bmp"], "output type"),
+    "rank with a generator": (["--rank-with", str(GEN)], "not a discriminator"),
+    "rank with seeds": (["--rank-with", str(DISC), "--seeds", "0-9"], "drop --seeds"),
+    "grid too large": (["--n", "5000"], "at most 4096"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_one_line_nonzero_and_leaves_nothing(tmp_path, case, bundled_is_fixture):
+    args, needle = BAD[case]
+    subs = {"tmp": str(tmp_path), "corrupt": str(corrupt_model(tmp_path)), "file": str(a_file(tmp_path))}
+    args = [a.format(**subs) for a in args]
+    if "--model" not in args:
+        args = ["--model", str(GEN), *args]
+    before = sorted(os.listdir(tmp_path))
+    r = run(args, cwd=tmp_path)
+    assert r.exit_code != 0
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("dcgan-gen: error:"), r.stderr
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+    assert isinstance(r.exception, SystemExit)  # a clean exit, not an escaped exception
+    assert sorted(os.listdir(tmp_path)) == before  # no grid.png, no temp file, no folder
+
+
+def test_failure_keeps_an_existing_output(tmp_path):
+    out = tmp_path / "grid.png"
+    out.write_bytes(b"yesterday's grid")
+    r = run(["--model", corrupt_model(tmp_path), "--out", out])
+    assert r.exit_code != 0 and out.read_bytes() == b"yesterday's grid"

@@ -1,0 +1,123 @@
+"""Grids and files: geometry, formats by extension, atomic writes, size caps."""
+from __future__ import annotations
+
+import os
+import stat
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dcgan.runtime import atomic
+from dcgan.runtime import images as images_mod
+from dcgan.runtime.errors import OutputError
+from dcgan.runtime.images import NpyWriter, check_grid, make_grid, save_gif, save_grid
+
+
+def tiles(n: int, size: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(n)
+    return rng.integers(1, 256, size=(n, size, size, 3), dtype=np.uint8)
+
+
+def test_grid_geometry_21_images_7_per_row():
+    imgs = tiles(21)
+    grid = make_grid(imgs, nrow=7, padding=2)
+    assert grid.shape == (3 * 66 + 2, 7 * 66 + 2, 3)
+    for i in (0, 6, 7, 20):
+        r, c = divmod(i, 7)
+        y, x = 2 + r * 66, 2 + c * 66
+        assert np.array_equal(grid[y : y + 64, x : x + 64], imgs[i])
+    # padding lines are black, tiles never touch
+    assert grid[:2].max() == 0 and grid[:, 66:68].max() == 0
+
+
+def test_a_short_last_row_and_fewer_images_than_a_row():
+    assert make_grid(tiles(9), nrow=7).shape == (2 * 66 + 2, 7 * 66 + 2, 3)
+    assert make_grid(tiles(3), nrow=7).shape == (66 + 2, 3 * 66 + 2, 3)
+    assert make_grid(tiles(4), nrow=2, padding=0).shape == (128, 128, 3)
+
+
+def test_png_round_trips_exactly(tmp_path):
+    imgs = tiles(8)
+    save_grid(imgs, tmp_path / "g.png", nrow=4)
+    back = np.asarray(Image.open(tmp_path / "g.png"))
+    assert np.array_equal(back, make_grid(imgs, nrow=4))
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".jpeg", ".webp"])
+def test_lossy_formats_by_extension(tmp_path, ext):
+    save_grid(tiles(5), tmp_path / f"g{ext}", nrow=5)
+    with Image.open(tmp_path / f"g{ext}") as im:
+        assert im.format == {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}[ext]
+        assert im.size == (5 * 66 + 2, 66 + 2)
+
+
+def test_npy_holds_the_raw_images_not_a_grid(tmp_path):
+    imgs = tiles(6)
+    save_grid(imgs, tmp_path / "raw.npy")
+    back = np.load(tmp_path / "raw.npy")
+    assert back.dtype == np.uint8 and np.array_equal(back, imgs)
+
+
+@pytest.mark.parametrize("name", ["g.bmp", "g", "g.gif", "g.PNG.txt"])
+def test_unknown_grid_extensions_are_refused(tmp_path, name):
+    with pytest.raises(OutputError, match="output type"):
+        save_grid(tiles(2), tmp_path / name)
+    assert not (tmp_path / name).exists()
+
+
+def test_upper_case_extension_is_fine(tmp_path):
+    save_grid(tiles(2), tmp_path / "G.PNG")
+    assert Image.open(tmp_path / "G.PNG").format == "PNG"
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "g.png"
+    target.write_bytes(b"previous grid")
+
+    def boom(self, *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", boom)
+    with pytest.raises(OSError):
+        save_grid(tiles(3), target)
+    assert target.read_bytes() == b"previous grid"
+    assert os.listdir(tmp_path) == ["g.png"]
+
+
+def test_written_files_get_normal_permissions(tmp_path):
+    # temp files are created 0600; the result must not stay private to the owner
+    old = os.umask(0o022)
+    try:
+        atomic._UMASK = None
+        save_grid(tiles(1), tmp_path / "g.png")
+    finally:
+        os.umask(old)
+        atomic._UMASK = None
+    assert stat.S_IMODE((tmp_path / "g.png").stat().st_mode) == 0o644
+
+
+def test_grid_caps(tmp_path):
+    with pytest.raises(OutputError, match="at most"):
+        check_grid(tmp_path / "g.png", images_mod.MAX_GRID_IMAGES + 1, (64, 64), 7, 2)
+    with pytest.raises(OutputError, match="WEBP"):
+        check_grid(tmp_path / "g.webp", 2000, (64, 64), 7, 2)  # 19 000 px tall
+    check_grid(tmp_path / "g.npy", 10**6, (64, 64), 7, 2)  # streamed: no cap
+
+
+def test_npy_writer_streams_chunks_and_refuses_a_short_file(tmp_path):
+    imgs = tiles(5)
+    with NpyWriter(tmp_path / "a.npy", imgs.shape) as w:
+        w.write(imgs[:2])
+        w.write(imgs[2:])
+    assert np.array_equal(np.load(tmp_path / "a.npy"), imgs)
+    with pytest.raises(OutputError, match="only 2 of 5"):
+        with NpyWriter(tmp_path / "b.npy", imgs.shape) as w:
+            w.write(imgs[:2])
+    assert sorted(os.listdir(tmp_path)) == ["a.npy"]
+
+
+def test_gif_is_an_endless_animation(tmp_path):
+    save_gif(tiles(4), tmp_path / "a.gif", frame_ms=50)
+    with Image.open(tmp_path / "a.gif") as im:
+        assert im.n_frames == 4 and im.info.get("loop") == 0 and im.size == (64, 64)
