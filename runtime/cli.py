@@ -20,7 +20,7 @@ from .errors import DcganRuntimeError, OutputError
 from .generator import DEFAULT_BATCH_SIZE, Generator
 from .images import ANIMATION_EXTENSIONS, GRID_EXTENSIONS, MAX_GRID_IMAGES, extension
 from .metadata import MetadataError
-from .shards import parse_seed_range
+from .shards import check_same_model, parse_seed_range
 
 PROG = "dcgan-gen"
 DEFAULT_OUT = Path("grid.png")
@@ -128,6 +128,8 @@ def main(ctx, n, out, out_dir, nrow, padding, model, seed, seed_range, batch_siz
 
             discriminator = Discriminator.load(rank_with, provider, threads)
             discriminator.expects(generator.image_shape)
+        if out_dir is not None and out_dir.is_dir():
+            check_same_model(out_dir, seed_range, generator.sha256)  # before any line is printed
         say = (lambda msg: None) if quiet else (lambda msg: click.echo(f"{PROG}: {msg}", err=True))
         say(generator.provider_note)
         if generator.placeholder:
