@@ -248,8 +248,12 @@ def _run(options: dict, given: set[str]) -> int:
     if result.status == "interrupted":
         name = signal.Signals(result.signum).name if result.signum else "a signal"
         if dist.is_main:
-            click.echo(f"stopped by {name} at epoch {result.epoch}, step {result.step}; "
+            click.echo(f"stopped by {name} at step {result.step} ({result.epoch} epochs complete); "
                        f"saved {out / FILENAME}. Continue with: dcgan-train --out {out} --resume",
                        err=True)
         return EXIT_INTERRUPTED if result.signum == signal.SIGINT else 0
     return 0
+
+
+if __name__ == "__main__":  # python -m dcgan.train.cli, e.g. under torchrun -m
+    main()

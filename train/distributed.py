@@ -8,6 +8,7 @@ on a Gloo group so that reading them never waits on the GPU.
 """
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -127,3 +128,17 @@ def start(device_name: str, timeout_min: float = 30.0) -> tuple[Distributed, tor
 def stop(ctx: Distributed) -> None:
     if ctx.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def wrap_ddp(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """DistributedDataParallel without re-broadcasting buffers before each forward.
+
+    BN running statistics are only used in eval mode, which only rank 0 runs (pictures and
+    checkpoints), so syncing them before every forward (three per step) would buy nothing.
+    """
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    ids = [device.index] if device.type == "cuda" else None
+    if "forward_sync_buffers" in inspect.signature(DDP.__init__).parameters:
+        return DDP(module, device_ids=ids, forward_sync_buffers=False)
+    return DDP(module, device_ids=ids, broadcast_buffers=False)

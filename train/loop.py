@@ -23,7 +23,7 @@ from . import plots, run_folder
 from .checkpoint import FILENAME as CHECKPOINT
 from .checkpoint import atomic_save, make_checkpoint
 from .config import TrainConfig
-from .distributed import Distributed, resolve_device
+from .distributed import Distributed, resolve_device, wrap_ddp
 from .model import build_models
 from .run_state import ema_update, restore, rng_state, seed_for
 from .signals import StopRequest
@@ -123,13 +123,7 @@ def train(
     # --- Wrapping for DDP and torch.compile ---------------------------------------------------
     g_train, d_train = g, d
     if dist.enabled:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        # BN running statistics are only used in eval mode, which only rank 0 runs (pictures
-        # and checkpoints), so they are not re-broadcast before every forward.
-        ids = [device.index] if device.type == "cuda" else None
-        g_train = DDP(g, device_ids=ids, broadcast_buffers=False)
-        d_train = DDP(d, device_ids=ids, broadcast_buffers=False)
+        g_train, d_train = wrap_ddp(g, device), wrap_ddp(d, device)
     # The generator's loss back-propagates through the discriminator, but only the generator
     # may learn from it.  It therefore goes through the bare discriminator, not its DDP wrapper:
     # the wrapper would all-reduce gradients that the next discriminator step discards (and
