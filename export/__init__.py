@@ -1,1 +1,35 @@
-"""dcgan.export: folds, exports and checks the networks as self-describing ONNX."""
+"""dcgan.export: folds, exports and checks the networks as self-describing ONNX.
+
+Heavy names load on first use so that ``dcgan.export.entry`` can run without torch.
+"""
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "export_generator": "pipeline",
+    "export_discriminator": "pipeline",
+    "prepare_generator": "pipeline",
+    "prepare_discriminator": "pipeline",
+    "PendingExport": "pipeline",
+    "ExportReport": "report",
+    "fold_batchnorm": "fold",
+    "DEFAULT_OPSET": "onnx_export",
+    "ExportError": "errors",
+    "SourceError": "errors",
+    "OutputError": "errors",
+    "CheckError": "errors",
+    "CheckerError": "errors",
+    "ShapeError": "errors",
+    "ParityError": "errors",
+    "DynamicBatchError": "errors",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,80 @@
+"""Typed errors of the export.
+
+Every message is one line, so the CLI can print ``str(error)`` as it is. Check failures are
+collected over all checks and raised together as one CheckError whose class says what failed:
+the specific class when every failure is of one kind (a tampered weight gives a ParityError),
+the CheckError base when several kinds failed at once; ``.failures`` lists them all either way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .report import ExportReport
+
+
+class ExportError(Exception):
+    """Anything that stops an export; nothing is left at the output path."""
+
+
+class SourceError(ExportError):
+    """The checkpoint or module to export is missing, unreadable, foreign or does not fit."""
+
+
+class OutputError(ExportError):
+    """The output path is unusable: wrong suffix, missing or unwritable folder."""
+
+
+class CheckError(ExportError):
+    """One or more checks of the exported model failed."""
+
+    def __init__(self, failures: list["CheckFailure"], report: "ExportReport | None" = None):
+        self.failures = list(failures)
+        self.report = report
+        role = report.role if report is not None else "model"
+        figures = f" [{report.parity_summary()}]" if report is not None else ""
+        listed = "; ".join(f"{f.check}: {f.message}" for f in self.failures)
+        super().__init__(f"{role} export failed its checks{figures}: {listed}")
+
+
+class CheckerError(CheckError):
+    """onnx.checker rejected the graph, or ONNX Runtime could not load it."""
+
+
+class ShapeError(CheckError):
+    """Input/output names, ranks or sizes differ from what the runtime expects."""
+
+
+class ParityError(CheckError):
+    """ONNX Runtime's outputs differ from PyTorch's by more than atol (or are not finite)."""
+
+
+class DynamicBatchError(CheckError):
+    """The batch axis is not symbolic, or the model does not run at two batch sizes."""
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """One failed check: ``kind`` is the CheckError subclass that stands for it."""
+
+    kind: type[CheckError]
+    message: str
+
+    @property
+    def check(self) -> str:
+        return {
+            CheckerError: "checker",
+            ShapeError: "shapes",
+            ParityError: "parity",
+            DynamicBatchError: "dynamic batch",
+        }.get(self.kind, "check")
+
+
+def raise_failures(failures: list[CheckFailure], report: "ExportReport | None" = None) -> None:
+    """Raise one CheckError for all failures (no-op when there are none)."""
+    if not failures:
+        return
+    kinds = {f.kind for f in failures}
+    cls = kinds.pop() if len(kinds) == 1 else CheckError
+    raise cls(failures, report)

@@ -1,0 +1,142 @@
+"""Export through the Python API: what lands on disk, and that it computes what PyTorch does."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from dcgan.export import SourceError, export_discriminator, export_generator
+from dcgan.train.checkpoint import load_checkpoint, load_generator
+from dcgan.train.model import Discriminator, ModelConfig, count_parameters
+
+from export_helpers import files_in, trained_like_models
+
+
+@pytest.fixture(scope="module")
+def exported(small_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export")
+    g = export_generator(small_run, out / "g.onnx")
+    d = export_discriminator(small_run / "checkpoint.pt", out / "d.onnx")
+    return out, g, d
+
+
+def _run(path, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def _signature(path):
+    m = onnx.load(str(path))
+    dims = lambda v: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]  # noqa: E731
+    return [(v.name, dims(v)) for v in m.graph.input], [(v.name, dims(v)) for v in m.graph.output]
+
+
+def test_writes_one_self_contained_file_per_network(exported):
+    out, g, d = exported
+    # No side .data file, no temp file left over.
+    assert files_in(out) == ["d.onnx", "g.onnx"]
+    for report, path in ((g, out / "g.onnx"), (d, out / "d.onnx")):
+        assert report.path == path and report.file_bytes == path.stat().st_size
+        m = onnx.load(str(path), load_external_data=False)
+        assert all(t.data_location == onnx.TensorProto.DEFAULT for t in m.graph.initializer)
+        assert report.file_bytes > 4 * report.parameters  # the fp32 weights are inside
+
+
+def test_signature_has_named_inputs_and_a_symbolic_batch(exported):
+    out, _, _ = exported
+    assert _signature(out / "g.onnx") == ([("z", ["batch", 100, 1, 1])], [("image", ["batch", 3, 64, 64])])
+    assert _signature(out / "d.onnx") == ([("image", ["batch", 3, 64, 64])], [("logit", ["batch"])])
+
+
+def test_graphs_hold_only_the_expected_operators(exported):
+    out, g, d = exported
+    ops = lambda p: sorted({n.op_type for n in onnx.load(str(p)).graph.node})  # noqa: E731
+    assert ops(out / "g.onnx") == ["ConvTranspose", "Relu", "Tanh"]  # BatchNorm folded away
+    assert ops(out / "d.onnx") == ["Conv", "LeakyRelu", "Reshape"]
+    assert g.node_count == 10 and g.op_counts == {"ConvTranspose": 5, "Relu": 4, "Tanh": 1}
+    assert d.node_count == 10
+
+
+def test_onnx_generator_matches_pytorch_ema_generator_at_an_unchecked_batch_size(exported, small_run):
+    out, g, _ = exported
+    assert g.ema is True
+    z = np.random.default_rng(7).standard_normal((3, 100, 1, 1), dtype=np.float32)
+    with torch.no_grad():
+        want = load_generator(small_run)(torch.from_numpy(z)).numpy()  # EMA weights by default
+        raw = load_generator(small_run, ema=False)(torch.from_numpy(z)).numpy()
+    got = _run(out / "g.onnx", z)
+    assert got.shape == (3, 3, 64, 64)
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+    assert np.abs(got - raw).max() > 1e-3  # the EMA weights, not the raw ones
+    assert got.min() >= -1 and got.max() <= 1
+
+
+def test_onnx_discriminator_gives_one_logit_per_image(exported, small_run):
+    out, _, d = exported
+    x = np.random.default_rng(8).uniform(-1, 1, (4, 3, 64, 64)).astype(np.float32)
+    net = Discriminator(ModelConfig(g_width=8, d_width=8))
+    net.load_state_dict(load_checkpoint(small_run)["discriminator"])
+    with torch.no_grad():
+        want = net.eval()(torch.from_numpy(x)).reshape(-1).numpy()
+    got = _run(out / "d.onnx", x)
+    assert got.shape == (4,)
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+
+
+def test_report_carries_parity_figures_and_shapes(exported):
+    _, g, d = exported
+    for r in (g, d):
+        assert set(r.parity) == {1, 5}
+        assert all(0 <= v <= r.atol for v in r.parity.values())
+        assert r.checked and r.bn_folded and r.opset == 18
+    text = str(g)
+    assert "z [batch, 100, 1, 1] -> image [batch, 3, 64, 64]" in text
+    assert "opset 18" in text and "batch 5" in text and "KiB" in text
+
+
+def test_raw_weights_on_request(small_run, tmp_path):
+    r = export_generator(small_run, tmp_path / "g.onnx", ema=False, checks=False)
+    z = np.random.default_rng(9).standard_normal((2, 100, 1, 1), dtype=np.float32)
+    with torch.no_grad():
+        want = load_generator(small_run, ema=False)(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(_run(tmp_path / "g.onnx", z), want, atol=1e-5, rtol=0)
+    assert r.ema is False and not r.checked and r.parity == {}
+
+
+def test_requiring_ema_from_a_checkpoint_without_it_is_refused(small_run_no_ema, tmp_path):
+    with pytest.raises(SourceError, match="no EMA"):
+        export_generator(small_run_no_ema, tmp_path / "g.onnx", ema=True)
+    assert files_in(tmp_path) == []
+    # Default: falls back to the raw weights and says so.
+    assert export_generator(small_run_no_ema, tmp_path / "g.onnx").ema is False
+
+
+def test_module_source_is_exported_without_changing_its_mode(tmp_path):
+    g, d, _ = trained_like_models()
+    g.train()
+    r = export_generator(g, tmp_path / "g.onnx")
+    assert g.training  # the caller's module is not switched to eval
+    assert r.metadata["checkpoint_sha256"] is None and r.metadata["ema"] is None
+    with pytest.raises(SourceError, match="expected a Generator"):
+        export_generator(d, tmp_path / "x.onnx")
+
+
+def test_unfolded_export_keeps_batchnorm_and_still_matches(small_run, tmp_path):
+    r = export_generator(small_run, tmp_path / "g.onnx", fold_bn=False)
+    assert r.op_counts.get("BatchNormalization") == 4 and not r.bn_folded
+    assert max(r.parity.values()) <= 1e-4
+
+
+@pytest.mark.slow
+def test_default_architecture_export(tmp_path):
+    cfg = ModelConfig()
+    g, _, _ = trained_like_models(cfg)
+    assert 3.5e6 < count_parameters(g) < 3.7e6
+    r = export_generator(g, tmp_path / "model.onnx", ema=True)
+    assert r.op_counts == {"ConvTranspose": 5, "Relu": 4, "Tanh": 1}
+    assert set(r.parity) == {1, 5} and max(r.parity.values()) <= 1e-4
+    # One file holding all fp32 weights (4 bytes each) plus a little graph and metadata.
+    assert 4 * r.parameters < r.file_bytes < 4 * r.parameters + 64 * 1024
+    assert files_in(tmp_path) == ["model.onnx"]
