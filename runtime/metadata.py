@@ -8,13 +8,16 @@ One JSON object under the key ``METADATA_KEY`` of the model's ``metadata_props``
     image_size      int (64)
     channels        int (3)
     layout          "NCHW"
-    output_range    [-1.0, 1.0] for the generator's images
+    output_range    [-1.0, 1.0] for the generator's images (absent for the discriminator's logits)
     input_name      name of the graph input
     output_name     name of the graph output
     precision       "fp32" | "fp16" | "int8"
     training        {"epochs", "steps", "dataset", "dataset_fingerprint", "recipe"}
     checkpoint_sha256
-    versions        {"torch", "onnx", "dcgan_edge"}
+    versions        {"torch", "onnx", "onnxruntime", "dcgan_edge"} (onnxruntime: the one the
+                    export's parity check ran on)
+    ema             generator only: true if the EMA weights were exported, false for the raw
+                    ones, null when unknown (a module exported directly)
     created         ISO 8601 UTC time of export
     placeholder     true for a model that only stands in for a trained one
     quality         optional: {"swd_x1e3": ..., "swd_floor_x1e3": ..., ...}
