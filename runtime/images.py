@@ -14,9 +14,11 @@ import numpy as np
 from .atomic import PendingFile, atomic_path
 from .errors import OutputError
 
-# Pillow format name and save options per extension.
+# Pillow format name and save options per extension. PNG level 3 instead of Pillow's 6: on a
+# 21-image grid it encodes about 3x faster (a sixth of dcgan-gen's cold start at level 6) for
+# files ~9% larger.
 IMAGE_FORMATS = {
-    ".png": ("PNG", {"compress_level": 6}),
+    ".png": ("PNG", {"compress_level": 3}),
     ".jpg": ("JPEG", {"quality": 95}),
     ".jpeg": ("JPEG", {"quality": 95}),
     ".webp": ("WEBP", {"quality": 95}),

@@ -1,7 +1,7 @@
 """Reading an ONNX model file (or the bundled one) into a session, with its signature and metadata.
 
-The file is read once into memory: its bytes give the model's sha256 (recorded in
-manifests) and feed the session, so the bundled model also loads from a zipped install.
+The session is created from the file's bytes, so the bundled model also loads from a zipped
+install. The sha256 (recorded in manifests) is computed only when asked for.
 Metadata is read through ONNX Runtime (``custom_metadata_map``), never with the onnx package.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from importlib import resources
+from functools import cached_property
 from typing import Any
 
 from .errors import ModelLoadError, ModelNotFoundError
@@ -23,6 +23,8 @@ Dim = int | str | None
 
 def bundled_model():
     """The packaged generator (a Traversable: a path in a normal install, maybe in a zip)."""
+    from importlib import resources  # ~5 ms of imports, paid only when the bundled model is used
+
     return resources.files("dcgan.runtime").joinpath("models", BUNDLED_MODEL)
 
 
@@ -48,13 +50,21 @@ class LoadedModel:
 
     session: Any  # onnxruntime.InferenceSession
     path: str
-    sha256: str
     bundled: bool
     size_bytes: int
     choice: ProviderChoice
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     metadata_text: str | None
+    source: Any = None  # what read_model_bytes read: a path, or the bundled resource
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hash of the file's bytes, read again on first use: only manifests need it, and
+        keeping a copy of the model in memory would cost more than reading it twice."""
+        h = hashlib.sha256()
+        h.update(_read(self.source) if self.source is not None else b"")
+        return h.hexdigest()
 
     def metadata(self) -> ModelInfo | None:
         """Our metadata, or None when the model has none; ModelLoadError when it is malformed."""
@@ -71,6 +81,13 @@ class LoadedModel:
         return f"inputs {ins} -> outputs {outs}"
 
 
+def _read(source) -> bytes:
+    if hasattr(source, "read_bytes"):  # pathlib.Path or importlib.resources Traversable
+        return source.read_bytes()
+    with open(source, "rb") as f:
+        return f.read()
+
+
 def read_model_bytes(path: str | os.PathLike | None) -> tuple[bytes, str, bool]:
     """(bytes, display path, bundled?) for a model path, or the bundled model when None."""
     if path is None:
@@ -84,8 +101,7 @@ def read_model_bytes(path: str | os.PathLike | None) -> tuple[bytes, str, bool]:
     if os.path.isdir(p):
         raise ModelNotFoundError(f"{p} is a folder, not an ONNX model file")
     try:
-        with open(p, "rb") as f:
-            return f.read(), p, False
+        return _read(p), p, False
     except FileNotFoundError:
         raise ModelNotFoundError(f"no model file at {p}") from None
     except OSError as e:
@@ -106,13 +122,13 @@ def load_model(
     return LoadedModel(
         session=session,
         path=shown,
-        sha256=hashlib.sha256(data).hexdigest(),
         bundled=bundled,
         size_bytes=len(data),
         choice=choice,
         inputs=tuple(_spec(a) for a in session.get_inputs()),
         outputs=tuple(_spec(a) for a in session.get_outputs()),
         metadata_text=meta.get(METADATA_KEY),
+        source=bundled_model() if bundled else os.fspath(path),
     )
 
 

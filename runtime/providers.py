@@ -171,9 +171,11 @@ def captured_native_stderr(enabled: bool = True) -> Iterator[list[str]]:
 def session_options(threads: int | None = None):
     """CPU-friendly defaults, measured in benchmarks/runtime.py.
 
-    EXTENDED optimisation folds BatchNorm into the transposed convolutions; ALL adds layout
-    transforms that did not speed this network up and cost start-up time. One inter-op
-    thread: the graph is a single chain, so parallel branches would only add overhead.
+    EXTENDED optimisation fuses BatchNorm and activations into the convolutions; ALL adds
+    NCHWc layout transforms that did not speed this network up. No spinning: idle worker
+    threads that spin for work took CPU from the main thread on a busy 2-core machine
+    (session creation and a 21-image run both about 1.7x slower); without it the cost when
+    the machine is idle was within noise. One inter-op thread: the graph is a single chain.
     """
     import onnxruntime as ort
 
@@ -183,6 +185,7 @@ def session_options(threads: int | None = None):
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.inter_op_num_threads = 1
     so.intra_op_num_threads = int(threads) if threads else 0  # 0: one per physical core
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return so
 
 
