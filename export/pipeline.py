@@ -169,7 +169,7 @@ def _prepare(net: nn.Module, spec: NetSpec, out: Path, meta: dict[str, Any], *, 
             ema=ema,
             metadata=stored_meta,
         )
-        report.seconds["trace"] = t_traced - t_start
+        report.seconds["export"] = t_traced - t_start
         if checks:
             t_checks = time.perf_counter()
             result = run_checks(temp, reference, spec, atol=atol)

@@ -26,7 +26,7 @@ class ExportReport:
     checked: bool
     ema: bool | None = None
     parity: dict[int, float] = field(default_factory=dict)  # batch -> max |diff| vs PyTorch
-    seconds: dict[str, float] = field(default_factory=dict)  # trace, checks, total
+    seconds: dict[str, float] = field(default_factory=dict)  # export (fold + trace), checks, total
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
