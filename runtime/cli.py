@@ -74,7 +74,8 @@ def _given(ctx: click.Context, name: str) -> bool:
               help="Number of images.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help=f"Output file, type by extension: {', '.join(GRID_EXTENSIONS)} (raw uint8 "
-              "images), .gif (with --interpolate).  [default: grid.png]")
+              f"images), .gif (with --interpolate). A grid holds at most {MAX_GRID_IMAGES} "
+              "images; .npy and --out-dir take any number.  [default: grid.png]")
 @click.option("--out-dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Write one PNG per image, named by seed (seed000123.png), and a manifest; "
               "seeds whose file exists are skipped, so a killed job resumes.")
@@ -108,7 +109,14 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.pass_context
 def main(ctx, n, out, out_dir, nrow, padding, model, seed, seed_range, batch_size, threads,
          provider, info, interpolate, steps, rank_with, oversample, quiet):
-    """Sample images from a DCGAN generator with ONNX Runtime."""
+    """Sample images from a DCGAN generator with ONNX Runtime.
+
+    \b
+    dcgan-gen --n 21 --out grid.png
+    dcgan-gen --seeds 0-99999 --out-dir samples/
+    dcgan-gen --interpolate 3,14,15 --steps 10 --out walk.gif
+    dcgan-gen --rank-with D.onnx --oversample 4 --out best.png
+    """
     try:
         if info:
             return _print_info(model, provider, threads)
