@@ -75,6 +75,8 @@ def generator_info(model: LoadedModel) -> tuple[ModelInfo, bool]:
             f"metadata names {meta.input_name!r} -> {meta.output_name!r}, "
             f"the graph has {z.name!r} -> {img.name!r}"
         )
+    if meta.layout != "NCHW":
+        problems.append(f"layout {meta.layout!r} (this runtime reads NCHW images)")
     if meta.latent_dim is None and latent is None:
         problems.append("neither metadata nor graph give the latent size")
     if latent is not None and meta.latent_dim is not None and latent != meta.latent_dim:

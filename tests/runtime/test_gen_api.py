@@ -112,6 +112,16 @@ def test_metadata_that_contradicts_the_graph_is_refused():
         Generator(model)
 
 
+def test_metadata_with_another_image_layout_is_refused():
+    model = load_model(GEN, "cpu")
+    model.metadata_text = dump_metadata(
+        {"role": "generator", "latent_dim": 8, "input_name": "z", "output_name": "image",
+         "layout": "NHWC"}
+    )
+    with pytest.raises(SignatureError, match="NHWC"):
+        Generator(model)
+
+
 def test_bundled_model_is_loaded_when_no_path_is_given(bundled_is_fixture):
     g = Generator.load()
     assert g.model.bundled and g.sha256 == hashlib.sha256(GEN.read_bytes()).hexdigest()
