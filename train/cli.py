@@ -111,6 +111,8 @@ def main(**options) -> None:
     given = {name for name in options if ctx.get_parameter_source(
         "compile_" if name == "compile" else name) in (ParameterSource.COMMANDLINE,
                                                       ParameterSource.ENVIRONMENT)}
+    from .distributed import DeviceError
+
     quiet = os.environ.get("RANK", "0").strip() not in ("", "0")  # only rank 0 speaks
     try:
         code = _run(options, given)
@@ -118,6 +120,10 @@ def main(**options) -> None:
         if quiet:
             sys.exit(e.exit_code)
         raise
+    except DeviceError as e:  # a malformed torchrun environment
+        if quiet:
+            sys.exit(1)
+        raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
         if not quiet:
             click.echo("interrupted; files already in the run folder are whole", err=True)
@@ -184,6 +190,11 @@ def _run(options: dict, given: set[str]) -> int:
         except (CheckpointError, RunFolderError) as e:
             raise click.ClickException(str(e)) from None
     cfg = resolve_config(options, given, stored)
+    if ckpt is not None and ckpt["epoch"] >= cfg.epochs:
+        if distributed.env_world()[0] == 0:
+            click.echo(f"nothing to train: {out} has completed {ckpt['epoch']} of "
+                       f"{cfg.epochs} epochs (raise --epochs to go on)")
+        return 0
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
 
@@ -222,13 +233,10 @@ def _run(options: dict, given: set[str]) -> int:
                 raise click.ClickException(
                     f"the data of --data {cfg.data} differs from the run's (fingerprint "
                     f"{ds.fingerprint[:12]} vs {old[:12]}); resume with the same images")
-            if ckpt["epoch"] >= cfg.epochs:
-                if dist.is_main:
-                    click.echo(f"nothing to train: {out} has completed {ckpt['epoch']} of "
-                               f"{cfg.epochs} epochs (raise --epochs to go on)")
-                return 0
         if dist.is_main:
-            run_folder.write_config(out, cfg.to_dict())
+            # The options as resolved, plus where they ran (informative; not read back).
+            run_folder.write_config(out, {**cfg.to_dict(), "resolved_device": str(device),
+                                          "world_size": dist.world_size})
             where = f" on {dist.world_size} ranks" if dist.enabled else ""
             click.echo(f"training on {len(ds.images)} images from {ds.name} on {device}{where}; "
                        f"run folder {out}")

@@ -79,7 +79,8 @@ def train(
 
     ``images``: (N, 64, 64, 3) uint8.  Returns when done or when SIGINT/SIGTERM asked it to
     stop (after saving); raises NonFiniteLossError, leaving the last good checkpoint alone.
-    ``progress=None`` shows a bar only on a terminal; ``on_step`` is a test hook.
+    ``progress``: None shows a bar only on a terminal and a line per epoch; False shows
+    nothing.  ``on_step`` is a test hook, called after every optimizer step.
     """
     out = Path(out)
     dist = dist or Distributed()
@@ -209,11 +210,7 @@ def train(
                 if step % cfg.log_every == 0 or stopping or i + 1 == steps_per_epoch:
                     totals = sums.tolist()  # the one host sync of a log interval
                     if dist.vote(not all(map(math.isfinite, totals)))[0]:
-                        raise NonFiniteLossError(
-                            f"loss became non-finite (NaN or inf) in epoch {epoch + 1} by step "
-                            f"{step}; stopped. " + (f"The last good checkpoint ({last_saved}) is "
-                            f"kept in {out}." if last_saved else "No checkpoint was saved.")
-                            + " Try a lower --lr.")
+                        raise _non_finite("loss", epoch + 1, step, last_saved, out)
                     now = time.perf_counter()
                     bar.set_postfix_str(
                         f"loss_D {totals[0] / (i + 1):.3f}, loss_G {totals[1] / (i + 1):.3f}, "
@@ -230,8 +227,7 @@ def train(
                 dist.sum_(sums)
                 partial = {"sums": (sums / dist.world_size).tolist(), "seconds": seconds}
                 if dist.vote(not _all_finite(g, d))[0]:
-                    raise NonFiniteLossError(f"the weights became non-finite (NaN or inf) by step "
-                                             f"{step}; stopped without saving them.")
+                    raise _non_finite("weights", epoch + 1, step, last_saved, out)
                 ckpt_rng = rng_state(shuffle_state=epoch_state, noise_gen=noise_gen, dist=dist)
                 _write(dist, lambda: atomic_save(dict(make_checkpoint(
                     cfg.model, g, d, generator_ema=ema, opt_g=opt_g, opt_d=opt_d, epoch=epoch,
@@ -246,10 +242,7 @@ def train(
             sums.zero_()
             finite = all(map(math.isfinite, means)) and _all_finite(g, d)
             if dist.vote(not finite)[0]:
-                raise NonFiniteLossError(
-                    f"the weights became non-finite (NaN or inf) in epoch {epoch + 1}; stopped. "
-                    + (f"The last good checkpoint ({last_saved}) is kept in {out}."
-                       if last_saved else "No checkpoint was saved.") + " Try a lower --lr.")
+                raise _non_finite("loss or weights", epoch + 1, step, last_saved, out)
             epoch += 1
             row = {"epoch": epoch, "step": step, "loss_D": means[0], "loss_G": means[1],
                    "D(x)": means[2], "D(G(z))": means[3],
@@ -281,7 +274,7 @@ def train(
 
             _write(dist, write_epoch)
             last_saved = f"epoch {epoch}, step {step}"
-            if dist.is_main:
+            if dist.is_main and progress is not False:
                 tqdm.write(f"epoch {epoch}/{cfg.epochs}  loss_D {row['loss_D']:.3f}  "
                            f"loss_G {row['loss_G']:.3f}  D(x) {row['D(x)']:.3f}  "
                            f"D(G(z)) {row['D(G(z))']:.3f}  {row['images_per_sec']:.1f} img/s  "
@@ -289,6 +282,14 @@ def train(
             if stopping:
                 return TrainResult("interrupted", epoch, step, str(device), row, stop.signum)
     return TrainResult("completed", epoch, step, str(device), history[-1] if history else None)
+
+
+def _non_finite(what: str, epoch: int, step: int, last_saved: str | None,
+                out: Path) -> NonFiniteLossError:
+    kept = (f"the last good checkpoint ({last_saved}) is kept in {out}" if last_saved
+            else "no checkpoint was saved")
+    return NonFiniteLossError(f"{what} became non-finite (NaN or inf) in epoch {epoch} by step "
+                              f"{step}; stopped, {kept}. Try a lower --lr.")
 
 
 def _all_finite(*modules: nn.Module) -> bool:

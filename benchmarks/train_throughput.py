@@ -1,0 +1,172 @@
+"""Training throughput: dcgan-train's loop against the seed's loop, on the same images, in one run.
+
+    python benchmarks/train_throughput.py /work/data/pokemon-sprites [--repeats 3] [--threads 2]
+
+"seed" is the loop as the d2l chapter writes it: torchvision ImageFolder with per-sample
+Resize/ToTensor/Normalize transforms, a shuffling DataLoader (4 workers, as d2l's
+get_dataloader_workers), eager update_D / update_G with a summed BCE loss, Z drawn per batch on
+the host.  The only change: ImageFolder is told to accept .gif too (torchvision no longer
+lists it), so that both loops read the same files.
+
+"dcgan-train" is dcgan.train.loop.train itself: the decoded uint8 array resident on the device,
+batches indexed and normalised there, the generator forward shared by both updates, and no
+discriminator weight gradients in the generator update.  Each of its epochs is a resumed
+one-epoch call, so its figure is the loop's own per-epoch images/s (steps only; pictures and
+checkpoints are written outside the timed part).  Decoding the dataset happens once, before
+timing (dcgan-train caches it on disk), and is reported separately.
+
+Epochs of the two loops alternate, so both see the same machine load; the first epoch of
+each is a warm-up.  Printed: per-epoch images/s, medians, and their ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+def seed_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim: int) -> tuple[int, float]:
+    """One epoch of the d2l chapter's train(); returns (images, seconds)."""
+    loss = nn.BCEWithLogitsLoss(reduction="sum")
+
+    def update_d(x, z):
+        batch_size = x.shape[0]
+        ones = torch.ones((batch_size,), device=x.device)
+        zeros = torch.zeros((batch_size,), device=x.device)
+        trainer_d.zero_grad()
+        real_y = net_d(x)
+        fake_x = net_g(z)
+        fake_y = net_d(fake_x.detach())
+        loss_d = (loss(real_y, ones.reshape(real_y.shape))
+                  + loss(fake_y, zeros.reshape(fake_y.shape))) / 2
+        loss_d.backward()
+        trainer_d.step()
+        return loss_d
+
+    def update_g(z):
+        batch_size = z.shape[0]
+        ones = torch.ones((batch_size,), device=z.device)
+        trainer_g.zero_grad()
+        fake_x = net_g(z)
+        fake_y = net_d(fake_x)
+        loss_g = loss(fake_y, ones.reshape(fake_y.shape))
+        loss_g.backward()
+        trainer_g.step()
+        return loss_g
+
+    metric = [0.0, 0.0, 0]
+    start = time.perf_counter()
+    for x, _ in loader:
+        batch_size = x.shape[0]
+        z = torch.normal(0, 1, size=(batch_size, latent_dim, 1, 1))
+        metric[0] += float(update_d(x, z))
+        metric[1] += float(update_g(z))
+        metric[2] += batch_size
+    return metric[2], time.perf_counter() - start
+
+
+def make_seed_loop(folder: Path, batch_size: int, workers: int, lr: float, g_width: int,
+                   d_width: int, latent_dim: int):
+    import torchvision
+    from torchvision import transforms
+
+    from dcgan.train.model import ModelConfig, build_models
+
+    pokemon = torchvision.datasets.ImageFolder(
+        str(folder), is_valid_file=lambda p: p.lower().endswith(
+            (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")))
+    pokemon.transform = transforms.Compose([
+        transforms.Resize((64, 64)), transforms.ToTensor(), transforms.Normalize(0.5, 0.5)])
+    loader = torch.utils.data.DataLoader(pokemon, batch_size=batch_size, shuffle=True,
+                                         num_workers=workers)
+    torch.manual_seed(0)
+    net_g, net_d = build_models(ModelConfig(latent_dim, g_width, d_width), init="seed")
+    hp = {"lr": lr, "betas": [0.5, 0.999]}
+    trainer_g = torch.optim.Adam(net_g.parameters(), **hp)
+    trainer_d = torch.optim.Adam(net_d.parameters(), **hp)
+    return lambda: seed_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim)
+
+
+def make_our_loop(images, cfg, out: Path):
+    from dcgan.train.checkpoint import load_checkpoint
+    from dcgan.train.loop import train
+    from dcgan.train.run_folder import open_run_folder
+
+    open_run_folder(out, resume=False)
+    state = {"epochs": 0}
+
+    def one_epoch() -> tuple[int, float]:
+        state["epochs"] += 1
+        cfg.epochs = state["epochs"]
+        ckpt = load_checkpoint(out) if state["epochs"] > 1 else None
+        result = train(images, cfg, out, checkpoint=ckpt, progress=False,
+                       dataset={"name": "benchmark", "fingerprint": ""})
+        row = result.last
+        return round(row["images_per_sec"] * row["seconds"]), row["seconds"]
+
+    return one_epoch
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("folder", type=Path, help="a folder of images (ImageFolder layout)")
+    p.add_argument("--repeats", type=int, default=3, help="timed epochs of each loop")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads for both loops")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=0.005)
+    p.add_argument("--g-width", type=int, default=64)
+    p.add_argument("--d-width", type=int, default=64)
+    p.add_argument("--latent-dim", type=int, default=100)
+    p.add_argument("--seed-workers", type=int, default=4, help="the seed's DataLoader workers")
+    p.add_argument("--channels-last", action="store_true", help="dcgan-train --channels-last")
+    args = p.parse_args()
+    # The seed asks for 4 workers whatever the machine; that is part of what is measured.
+    warnings.filterwarnings("ignore", message="This DataLoader will create")
+
+    from dcgan.train.config import TrainConfig
+    from dcgan.train.data import DataError, load_dataset
+    from dcgan.train.distributed import resolve_device
+
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    try:
+        ds = load_dataset(str(args.folder), progress=False)
+    except DataError as e:
+        sys.exit(f"error: {e}")
+    decode_s = time.perf_counter() - start
+    device = resolve_device("cpu")
+    cfg = TrainConfig(data=str(args.folder), batch_size=args.batch_size, lr=args.lr,
+                      g_width=args.g_width, d_width=args.d_width, latent_dim=args.latent_dim,
+                      device=str(device), seed=0, channels_last=args.channels_last,
+                      log_every=10**6)
+    print(f"{len(ds.images)} images from {args.folder}; batch {args.batch_size}, widths "
+          f"{args.g_width}/{args.d_width}, {args.threads} torch threads, CPU: "
+          f"{torch.backends.cpu.get_cpu_capability()}; dataset load (decode or cache) "
+          f"{decode_s:.1f}s, once")
+
+    loops = {"seed": make_seed_loop(args.folder, args.batch_size, args.seed_workers, args.lr,
+                                    args.g_width, args.d_width, args.latent_dim)}
+    with tempfile.TemporaryDirectory() as tmp:
+        loops["dcgan-train"] = make_our_loop(ds.images, cfg, Path(tmp) / "run")
+        rates: dict[str, list[float]] = {name: [] for name in loops}
+        for epoch in range(args.repeats + 1):
+            for name, run_epoch in loops.items():
+                n, seconds = run_epoch()
+                tag = "warm-up" if epoch == 0 else f"epoch {epoch}"
+                print(f"  {name:12s} {tag:8s} {n:5d} images {seconds:7.2f}s "
+                      f"{n / seconds:8.1f} images/s", flush=True)
+                if epoch:
+                    rates[name].append(n / seconds)
+    seed, ours = (statistics.median(rates[k]) for k in ("seed", "dcgan-train"))
+    print(f"median images/s: seed {seed:.1f}, dcgan-train {ours:.1f}; ratio {ours / seed:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
