@@ -57,9 +57,11 @@ def sample_model(path: Path, n: int, seed: int, provider: str) -> tuple[np.ndarr
             f"scoring a model needs ONNX Runtime ({e.name or e}): pip install 'dcgan-edge[cpu]'"
         ) from None
     g = Generator.load(path, provider=provider)
-    if g.image_shape[2] != 3:
-        raise click.ClickException(f"{path} makes {g.image_shape[2]}-channel images; the metric needs RGB")
-    return g.sample(n, seed=seed), f"{path} ({n} samples, seeds {seed}-{seed + n - 1}, {g.provider})"
+    channels = g.image_shape[2]
+    if channels != 3:
+        raise click.ClickException(f"{path} makes {channels}-channel images; the metric needs RGB")
+    label = f"{path} ({n} samples, seeds {seed}-{seed + n - 1}, {g.provider})"
+    return g.sample(n, seed=seed), label
 
 
 def pick(images: np.ndarray, n: int, seed: int) -> np.ndarray:

@@ -14,10 +14,13 @@ appendix D) and the habits of its reference code:
   borders (as cv2.pyrDown/pyrUp); one level per resolution from S down to 16, the coarsest
   being the Gaussian residual;
 - 128 random 7x7 neighbourhoods per image and level, each a 7*7*3 = 147-number descriptor;
-- each descriptor set normalised per colour channel by its own mean and std;
-- 4 repeats of 128 random unit directions (512 projections, the paper's count); the projections
-  of each set are sorted and compared: mean |difference|, i.e. the 1-D Wasserstein-1 distance,
-  averaged over directions; x10^3 per level, then averaged over levels.
+- each descriptor set normalised per colour channel by its own mean and std (so a set that is
+  only darker or of lower contrast than the real one, uniformly at a level, is not penalised
+  there: the figure compares the shapes of local structure);
+- 4 repeats of 128 random unit directions (512 projections: the paper's count, and the reference
+  code's dir_repeats x dirs_per_repeat); the projections of each set are sorted and compared:
+  mean |difference|, i.e. the 1-D Wasserstein-1 distance, averaged over directions; x10^3 per
+  level, then averaged over levels.
 Sets of different sizes are compared through their quantile functions (exact W1), so a sample
 set need not match the real set's size.
 
@@ -231,8 +234,9 @@ def split_halves(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def real_floor(real, seed: int = 0) -> SWDResult:
-    """SWD between two disjoint random halves of the real set: the best score a sample set of
-    that size can hope for, and the scale a score is read against."""
+    """SWD between two disjoint random halves of the real set: what two samples of one
+    distribution score at half the data's size, the scale any score is read against (a
+    generator near it is as close as this much data can tell)."""
     real = check_images(real, "real images", min_count=2)
     first, second = split_halves(len(real), seed)
     return swd(real[first], real[second], seed=seed)

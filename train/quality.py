@@ -75,7 +75,7 @@ def _as_uint8_nhwc(images, device) -> torch.Tensor:
 
 def _filter_axis(x: torch.Tensor, taps, axis: int) -> torch.Tensor:
     """Same-size correlation along axis 2 or 3 with reflect-101 borders (shifted sums: on CPU,
-    several times faster than a grouped conv2d)."""
+    about twice as fast as a grouped conv2d)."""
     r = len(taps) // 2
     p = F.pad(x, (0, 0, r, r) if axis == 2 else (r, r, 0, 0), mode="reflect")
     n = x.shape[axis]
@@ -173,8 +173,9 @@ def _sorted_rows(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: np.ndarray) -> float:
-    ia, ib, w = (torch.from_numpy(v).to(a.device) for v in quantile_match(len(a), len(b)))
-    w = w.float()
+    ia, ib, w = quantile_match(len(a), len(b))
+    # float32 throughout: MPS has no float64.
+    ia, ib, w = (torch.from_numpy(v).to(a.device) for v in (ia, ib, w.astype(np.float32)))
     dirs_all = torch.from_numpy(directions).to(a.device)
     total = 0.0
     chunk = max(1, _PROJECTION_BUDGET // max(len(a), len(b)))
@@ -183,7 +184,7 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: np.ndarray)
         pa, pb = _sorted_rows(dirs @ a.T), _sorted_rows(dirs @ b.T)
         if len(a) != len(b):
             pa, pb = pa[:, ia], pb[:, ib]
-        total += float((pa - pb).abs_().matmul(w).double().sum())
+        total += float((pa - pb).abs_().matmul(w).sum())
     return total / len(dirs_all)
 
 

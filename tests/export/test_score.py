@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +111,17 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(real, tmp_path, case):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("dcgan-score: error: ")
     assert not (tmp_path / "no").exists()
+
+
+def test_runs_where_torch_cannot_be_imported(real, tmp_path):
+    _, real_dir = real
+    code = (
+        "import sys\n"
+        "for m in ('torch', 'torchvision', 'onnx'): sys.modules[m] = None\n"
+        "from dcgan.export.score import main\n"
+        f"main(['--model', {str(GEN)!r}, '--data', {str(real_dir)!r}, '--n', '4', '--pairs', '4',"
+        " '--provider', 'cpu'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "samples vs real" in done.stdout
