@@ -8,9 +8,10 @@ get_dataloader_workers), eager update_D / update_G with a summed BCE loss, Z dra
 the host.  The only change: ImageFolder is told to accept .gif too (torchvision no longer
 lists it), so that both loops read the same files.
 
-"dcgan-train" is dcgan.train.loop.train itself: the decoded uint8 array resident on the device,
-batches indexed and normalised there, the generator forward shared by both updates, and no
-discriminator weight gradients in the generator update.  Each of its epochs is a resumed
+"dcgan-train" is dcgan.train.loop.train itself, with its defaults: the decoded uint8 array
+resident on the device, batches indexed and normalised there, the generator forward shared by
+both updates, no discriminator weight gradients in the generator update, and channels_last
+on CPU (--no-channels-last measures NCHW; --amp adds bf16 autocast).  Each of its epochs is a resumed
 one-epoch call, so its figure is the loop's own per-epoch images/s (steps only; pictures and
 checkpoints are written outside the timed part).  Decoding the dataset happens once, before
 timing (dcgan-train caches it on disk), and is reported separately.
@@ -66,7 +67,7 @@ def seed_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim: int) -> t
     for x, _ in loader:
         batch_size = x.shape[0]
         z = torch.normal(0, 1, size=(batch_size, latent_dim, 1, 1))
-        metric[0] += float(update_d(x, z))
+        metric[0] += float(update_d(x, z))  # d2l adds the attached loss; float() syncs
         metric[1] += float(update_g(z))
         metric[2] += batch_size
     return metric[2], time.perf_counter() - start
@@ -125,10 +126,13 @@ def main() -> None:
     p.add_argument("--d-width", type=int, default=64)
     p.add_argument("--latent-dim", type=int, default=100)
     p.add_argument("--seed-workers", type=int, default=4, help="the seed's DataLoader workers")
-    p.add_argument("--channels-last", action="store_true", help="dcgan-train --channels-last")
+    p.add_argument("--no-channels-last", action="store_true",
+                   help="dcgan-train --no-channels-last (NCHW, the seed's layout)")
+    p.add_argument("--amp", action="store_true", help="dcgan-train --amp (bf16 autocast)")
     args = p.parse_args()
     # The seed asks for 4 workers whatever the machine; that is part of what is measured.
     warnings.filterwarnings("ignore", message="This DataLoader will create")
+    warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
 
     from dcgan.train.config import TrainConfig
     from dcgan.train.data import DataError, load_dataset
@@ -144,7 +148,8 @@ def main() -> None:
     device = resolve_device("cpu")
     cfg = TrainConfig(data=str(args.folder), batch_size=args.batch_size, lr=args.lr,
                       g_width=args.g_width, d_width=args.d_width, latent_dim=args.latent_dim,
-                      device=str(device), seed=0, channels_last=args.channels_last,
+                      device=str(device), seed=0, amp=args.amp,
+                      channels_last=False if args.no_channels_last else None,
                       log_every=10**6)
     print(f"{len(ds.images)} images from {args.folder}; batch {args.batch_size}, widths "
           f"{args.g_width}/{args.d_width}, {args.threads} torch threads, CPU: "

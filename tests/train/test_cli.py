@@ -55,7 +55,6 @@ def assert_one_line_error(result, *fragments):
     (["--ema-decay", "1"], "--ema-decay"),
     (["--device", "tpu"], "tpu"),
     (["--device", "cuda:7"] if not torch.cuda.is_available() else ["--device", "cuda:99"], "cuda"),
-    (["--amp"] if not torch.cuda.is_available() else ["--device", "cpu", "--amp"], "--amp"),
     (["--batch-size", "64"], "fewer than one batch"),
 ])
 def test_bad_values_are_one_line_errors(tmp_path, args, fragment):

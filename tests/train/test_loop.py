@@ -163,3 +163,11 @@ def test_ema_follows_the_recurrence_for_weights_and_bn_buffers(images, tmp_path)
     for k in expected:
         torch.testing.assert_close(ema[k], expected[k], rtol=1e-5, atol=1e-6, msg=k)
     assert not torch.equal(ema["net.0.0.weight"], steps[-1]["net.0.0.weight"])
+
+
+@pytest.mark.parametrize("layout", [False, True])
+def test_bf16_autocast_and_both_layouts_train(images, tmp_path, layout):
+    result = run(images, tmp_path / "run", small(epochs=1, amp=True, channels_last=layout))
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert result.status == "completed" and np.isfinite(result.last["loss_D"])
+    assert all(t.dtype == torch.float32 for t in ckpt["generator"].values() if t.is_floating_point())
