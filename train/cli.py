@@ -79,7 +79,7 @@ class OneLineErrors(click.Command):
               help="Generator channels before the RGB layer.")
 @click.option("--d-width", type=click.IntRange(min=1), default=64, metavar="N",
               help="Discriminator channels after its first layer.")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), metavar="N",
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), metavar="N",
               help="Random seed; a CPU run with the same seed is reproduced exactly. "
                    "[default: random, recorded in config.json]")
 @click.option("--flip", is_flag=True, help="Random horizontal flips of the training images.")

@@ -140,7 +140,6 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(images, tmp_path):
 
 def test_ema_follows_the_recurrence_for_weights_and_bn_buffers(images, tmp_path):
     decay = 0.8
-    g0 = {}
     steps = []
 
     def record(step, g, d):
