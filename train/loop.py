@@ -24,7 +24,7 @@ from .checkpoint import FILENAME as CHECKPOINT
 from .checkpoint import atomic_save, make_checkpoint
 from .config import TrainConfig
 from .distributed import Distributed, resolve_device, wrap_ddp
-from .model import build_models
+from .model import build_models, recompute_batchnorm_stats
 from .run_state import ema_update, restore, rng_state, seed_for
 from .signals import StopRequest
 
@@ -111,13 +111,20 @@ def train(
     adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=device.type == "cuda" or None)
     opt_g = torch.optim.Adam(g.parameters(), **adam)
     opt_d = torch.optim.Adam(d.parameters(), **adam)
-    # The EMA generator is never trained and always in eval mode; it also averages BN buffers.
+    # The EMA generator is never trained and always in eval mode; it averages the weights, and
+    # its BN statistics are recomputed for those weights whenever it is drawn or saved.
     ema = copy.deepcopy(g).requires_grad_(False).eval() if cfg.ema else None
     shuffle_gen = torch.Generator().manual_seed(seed_for(cfg.seed, "shuffle"))
     noise_gen = torch.Generator(device).manual_seed(seed_for(cfg.seed, "noise", dist.rank))
     fixed_z = torch.randn(N_SAMPLES, cfg.latent_dim, 1, 1,
                           generator=torch.Generator().manual_seed(seed_for(cfg.seed, "samples")))
     fixed_z = fixed_z.to(device)
+
+    def calibrate_ema() -> None:
+        """BN statistics for the EMA weights, before the EMA generator is drawn or saved."""
+        if ema is not None:
+            recompute_batchnorm_stats(ema, cfg.latent_dim, samples=256, batch_size=128,
+                                      seed=seed_for(cfg.seed, "bn_stats"))
 
     # --- Resume: weights, optimizers, EMA, RNG states, position, history ----------------------
     epoch, step, history, partial = 0, 0, [], None
@@ -205,7 +212,7 @@ def train(
 
                 # --- EMA of the generator, then statistics (device tensors only)
                 if ema is not None:
-                    ema_update(ema, g, cfg.ema_decay)
+                    ema_update(ema, g, cfg.ema_decay, step)
                 sums += torch.stack([loss_d.detach(), loss_g.detach(),
                                      torch.sigmoid(real_logit.detach().float()).mean(),
                                      torch.sigmoid(fake_logit.detach().float()).mean()])
@@ -238,7 +245,7 @@ def train(
                 if dist.vote(not _all_finite(g, d))[0]:
                     raise _non_finite("weights", epoch + 1, step, last_saved, out)
                 ckpt_rng = rng_state(shuffle_state=epoch_state, noise_gen=noise_gen, dist=dist)
-                _write(dist, lambda: atomic_save(dict(make_checkpoint(
+                _write(dist, lambda: calibrate_ema() or atomic_save(dict(make_checkpoint(
                     cfg.model, g, d, generator_ema=ema, opt_g=opt_g, opt_d=opt_d, epoch=epoch,
                     step=step, config=cfg.to_dict(), dataset=dataset, rng=ckpt_rng,
                     history=history), partial=partial), out / CHECKPOINT))
@@ -267,6 +274,7 @@ def train(
                 # seed, which draws them in train mode so that each picture depends on the other
                 # 20 through batch statistics.  Eval mode is what export folds into the ONNX
                 # model, so the grid shows what dcgan-gen will produce.  With --ema, the EMA.
+                calibrate_ema()
                 sampler = ema if ema is not None else g
                 was_training = sampler.training
                 sampler.eval()

@@ -122,3 +122,34 @@ def build_models(
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+@torch.no_grad()
+def recompute_batchnorm_stats(
+    generator: nn.Module, latent_dim: int, *, samples: int = 1024, batch_size: int = 128,
+    seed: int = 0,
+) -> None:
+    """Replace every BatchNorm's running statistics by their average over fixed random latents.
+
+    Running statistics describe the weights they were gathered with.  Weights that were not
+    trained step by step (an EMA average) have none of their own, and eval-mode samples from
+    mismatched statistics come out washed out or flat.  Here the generator runs in train mode
+    over ``samples`` latents drawn from its own seeded stream (the caller's RNG is untouched),
+    with momentum None so the result is the plain average over the batches, and is left in
+    eval mode.
+    """
+    bns = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    device = next(generator.parameters()).device
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    rng = torch.Generator(device).manual_seed(seed)
+    generator.train()
+    for _ in range(max(1, samples // batch_size)):
+        generator(torch.randn(batch_size, latent_dim, 1, 1, generator=rng, device=device))
+    for m, momentum in zip(bns, momenta):
+        m.momentum = momentum
+    generator.eval()

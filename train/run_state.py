@@ -9,7 +9,7 @@ from .checkpoint import CheckpointError, load_state
 from .distributed import Distributed
 
 # One independent random stream per purpose, all derived from the run's --seed.
-PURPOSES = {"shuffle": 1, "noise": 2, "samples": 3}
+PURPOSES = {"shuffle": 1, "noise": 2, "samples": 3, "bn_stats": 4}
 
 
 def seed_for(seed: int, purpose: str, *keys: int) -> int:
@@ -18,17 +18,26 @@ def seed_for(seed: int, purpose: str, *keys: int) -> int:
     return (int(words[0]) << 31) ^ int(words[1])
 
 
-@torch.no_grad()
-def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """ema <- decay * ema + (1 - decay) * model, for weights and BN running statistics.
+def ema_decay_at(decay: float, step: int) -> float:
+    """The EMA decay for update number ``step`` (0-based): ramped up from 0.1 towards ``decay``.
 
-    The running statistics are averaged too so that they describe activations of the averaged
-    weights over the same window, rather than of the latest weights; counters are copied.
+    With a fixed 0.999 the average still holds e^-1 of the random initial weights after 1,000
+    steps, which is dozens of epochs on a small dataset; the ramp (1 + t) / (10 + t) lets the
+    early average follow the generator closely and reaches the full decay after ~10^4 steps.
     """
-    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
-    floats = [(e, m) for e, m in zip(ema.buffers(), model.buffers()) if e.is_floating_point()]
-    if floats:
-        torch._foreach_lerp_([e for e, _ in floats], [m for _, m in floats], 1.0 - decay)
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+    """ema <- d * ema + (1 - d) * model for the parameters, d = ema_decay_at(decay, step).
+
+    BatchNorm buffers are not averaged: statistics gathered with other weights do not describe
+    the averaged ones.  They are recomputed for the EMA weights whenever the EMA generator is
+    used or saved (model.recompute_batchnorm_stats); counters are copied.
+    """
+    d = ema_decay_at(decay, step)
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - d)
     for e, m in zip(ema.buffers(), model.buffers()):
         if not e.is_floating_point():
             e.copy_(m)

@@ -138,30 +138,58 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(images, tmp_path):
     assert load_checkpoint(path)["epoch"] == 1
 
 
-def test_ema_follows_the_recurrence_for_weights_and_bn_buffers(images, tmp_path):
+def test_ema_follows_the_ramped_recurrence_and_gets_its_own_bn_statistics(images, tmp_path):
     decay = 0.8
     steps = []
 
     def record(step, g, d):
-        steps.append({k: v.detach().clone() for k, v in g.state_dict().items()})
+        steps.append({k: v.detach().clone() for k, v in g.named_parameters()})
 
     cfg = small(epochs=1, ema=True, ema_decay=decay)
     # the initial generator: rebuilt the way the loop builds it
-    from dcgan.train.model import build_models
+    from dcgan.train.model import Generator, build_models, recompute_batchnorm_stats
+    from dcgan.train.run_state import ema_decay_at, seed_for
     torch.manual_seed(cfg.seed)
     g_init, _ = build_models(cfg.model, cfg.init)
-    g0 = {k: v.clone() for k, v in g_init.state_dict().items()}
+    expected = {k: v.detach().clone() for k, v in g_init.named_parameters()}
 
     run(images, tmp_path / "run", cfg, on_step=record)
     ema = load_checkpoint(tmp_path / "run")["generator_ema"]
-    expected = {k: v.float() if v.is_floating_point() else v for k, v in g0.items()}
-    for state in steps:
-        for k, v in state.items():
-            expected[k] = decay * expected[k] + (1 - decay) * v if v.is_floating_point() else v
-    assert ema["net.0.1.running_mean"].abs().sum() > 0  # buffers moved away from init
+    for t, params in enumerate(steps):
+        d = ema_decay_at(decay, t)
+        for k, v in params.items():
+            expected[k] = d * expected[k] + (1 - d) * v
+    assert ema_decay_at(decay, 0) == pytest.approx(0.1)  # the ramp starts low
     for k in expected:
         torch.testing.assert_close(ema[k], expected[k], rtol=1e-5, atol=1e-6, msg=k)
     assert not torch.equal(ema["net.0.0.weight"], steps[-1]["net.0.0.weight"])
+
+    # The saved BN statistics are those of the averaged weights, not of the trained generator.
+    g = Generator(cfg.model)
+    g.load_state_dict(ema)
+    recompute_batchnorm_stats(g, cfg.latent_dim, samples=256, batch_size=128,
+                              seed=seed_for(cfg.seed, "bn_stats"))
+    for k, v in g.state_dict().items():
+        torch.testing.assert_close(ema[k], v, msg=k)
+
+
+def test_recomputed_bn_statistics_make_eval_mode_match_train_mode():
+    """Statistics left over from other weights wash eval-mode images out to flat grey."""
+    from dcgan.train.model import ModelConfig, build_models, recompute_batchnorm_stats
+    torch.manual_seed(0)
+    g, _ = build_models(ModelConfig(latent_dim=8, g_width=8, d_width=4), "dcgan")
+    for m in g.modules():  # statistics of some other network
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_var.fill_(25.0)
+    z = torch.randn(64, 8, 1, 1)
+    with torch.no_grad():
+        train_std = g.train()(z).std(0).mean()
+        stale_std = g.eval()(z).std(0).mean()
+        recompute_batchnorm_stats(g, 8, samples=1024, batch_size=128)
+        fresh_std = g(z).std(0).mean()
+    assert not g.training
+    assert stale_std < 0.5 * train_std
+    assert fresh_std == pytest.approx(float(train_std), rel=0.15)
 
 
 @pytest.mark.parametrize("layout", [False, True])
