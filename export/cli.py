@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from dcgan.runtime.command import OneLineErrors
+
 from .errors import ExportError
 from .onnx_export import DEFAULT_OPSET
 from .pipeline import PendingExport, check_output_path, prepare_discriminator, prepare_generator
@@ -18,26 +20,12 @@ from .source import load_source, newest_run
 MAX_OPSET = 24
 
 
-class _UsageMistake(click.ClickException):
-    exit_code = 2
-
-
-class OneLineCommand(click.Command):
-    """Usage mistakes print one line, like every other error, not click's usage block."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as e:
-            raise _UsageMistake(e.format_message()) from None
-
-
 def discriminator_path(out: Path) -> Path:
     """model.onnx -> model.discriminator.onnx"""
     return out.with_suffix(".discriminator.onnx")
 
 
-@click.command(cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("dcgan-export", cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("out", metavar="OUT.onnx", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--checkpoint", metavar="RUN_DIR|FILE", type=click.Path(path_type=Path),
               help="Checkpoint file or run folder.  [default: newest run folder under ./runs]")
@@ -55,14 +43,14 @@ def main(out: Path, checkpoint: Path | None, discriminator_out: Path | None, no_
     """Export the generator of a training run to OUT.onnx (and its discriminator beside it),
     check both against PyTorch, and print what was written."""
     if no_discriminator and discriminator_out is not None:
-        raise _UsageMistake("--discriminator-out and --no-discriminator exclude each other")
+        raise click.UsageError("--discriminator-out and --no-discriminator exclude each other")
     try:
         out = check_output_path(out)
         d_out = None
         if not no_discriminator:
             d_out = check_output_path(discriminator_out or discriminator_path(out))
             if d_out.resolve() == out.resolve():
-                raise _UsageMistake("the discriminator and the generator would go to the same file")
+                raise click.UsageError("the discriminator and the generator would go to the same file")
         src = load_source(checkpoint if checkpoint is not None else newest_run())
 
         options = dict(opset=opset, atol=atol, checks=not no_check)

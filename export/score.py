@@ -15,13 +15,13 @@ ONNX Runtime, and the figures from dcgan.runtime.quality (numpy).
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import click
 import numpy as np
 
+from dcgan.runtime.command import OneLineErrors
 from dcgan.runtime.atomic import atomic_write_bytes, check_writable_file
 from dcgan.runtime.errors import DcganRuntimeError
 from dcgan.runtime.metadata import MetadataError
@@ -29,23 +29,6 @@ from dcgan.runtime.quality import score
 from dcgan.train.data import DataError, load_dataset
 
 PROG = "dcgan-score"
-
-
-class OneLineErrors(click.Command):
-    """Every error, usage mistakes included, as one line on stderr and a non-zero exit."""
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, False, **extra)
-        try:
-            super().main(args, prog_name, complete_var, False, **extra)
-        except click.ClickException as e:
-            click.echo(f"{PROG}: error: {' '.join(e.format_message().split())}", err=True)
-            sys.exit(e.exit_code)
-        except click.Abort:
-            click.echo(f"{PROG}: interrupted", err=True)
-            sys.exit(130)
-        sys.exit(0)
 
 
 def sample_model(path: Path, n: int, seed: int, provider: str) -> tuple[np.ndarray, str]:
@@ -91,7 +74,7 @@ def format_report(result: dict, fake_label: str, real_label: str) -> str:
     return "\n".join(lines)
 
 
-@click.command(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(PROG, cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               metavar="G.onnx", help="A generator ONNX to sample from.")
 @click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path),

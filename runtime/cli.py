@@ -10,12 +10,12 @@ Every user mistake ends as one line on stderr and a non-zero exit.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
+from .command import OneLineErrors
 from .errors import DcganRuntimeError, OutputError
 from .generator import DEFAULT_BATCH_SIZE, Generator
 from .images import ANIMATION_EXTENSIONS, GRID_EXTENSIONS, MAX_GRID_IMAGES, extension
@@ -24,24 +24,6 @@ from .shards import check_same_model, parse_seed_range
 
 PROG = "dcgan-gen"
 DEFAULT_OUT = Path("grid.png")
-
-
-class OneLineErrors(click.Command):
-    """click prints usage lines above a bad-option error; keep every error to one line."""
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, False, **extra)
-        try:
-            rv = super().main(args, prog_name, complete_var, False, **extra)
-        except click.ClickException as e:
-            message = " ".join(e.format_message().split())
-            click.echo(f"{PROG}: error: {message}", err=True)
-            sys.exit(e.exit_code)
-        except click.Abort:
-            click.echo(f"{PROG}: interrupted; no partial output was left", err=True)
-            sys.exit(130)
-        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def _seed_range(ctx, param, value):
@@ -69,7 +51,7 @@ def _given(ctx: click.Context, name: str) -> bool:
     return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
 
 
-@click.command(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(PROG, cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--n", "n", type=click.IntRange(min=1), default=21, show_default=True, metavar="N",
               help="Number of images.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, metavar="FILE",

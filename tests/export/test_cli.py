@@ -109,7 +109,7 @@ def _assert_refused(result, folder, before, *, says: str):
     assert isinstance(result.exception, SystemExit)  # no uncaught exception
     assert "Traceback" not in result.output
     err = result.stderr.strip()
-    assert "\n" not in err and err.startswith("Error: "), result.stderr
+    assert "\n" not in err and err.startswith("dcgan-export: error: "), result.stderr
     assert says.lower() in err.lower(), err
     assert result.stdout == ""
     assert files_in(folder) == before
