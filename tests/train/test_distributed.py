@@ -28,12 +28,16 @@ def dcgan_train_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "dcgan.train.cli"]
 
 
-def test_torchrun_two_ranks_write_once_and_resume_in_one_process(tmp_path):
-    out = tmp_path / "run"
+def torchrun_two_ranks(*args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "--no-python", *dcgan_train_command(), *SMALL, "--epochs", "2", "--out", str(out)]
+           "--no-python", *dcgan_train_command(), *args]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_torchrun_two_ranks_write_once_and_resume_on_one_then_two(tmp_path):
+    out = tmp_path / "run"
+    proc = torchrun_two_ranks(*SMALL, "--epochs", "2", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("training on 40 images") == 1  # rank 0 alone speaks
     assert "on 2 ranks" in proc.stdout
@@ -52,6 +56,13 @@ def test_torchrun_two_ranks_write_once_and_resume_in_one_process(tmp_path):
     assert resumed.exit_code == 0, resumed.output
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [5, 10, 15]
+
+    # ... and a single-process checkpoint goes back to two ranks.
+    proc = torchrun_two_ranks("--resume", "--out", str(out), "--epochs", "4")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [5, 10, 15, 20]
+    assert len(torch.load(out / "checkpoint.pt", weights_only=True)["rng"]["noise"]) == 2
 
 
 def _free_port() -> int:
