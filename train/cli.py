@@ -107,6 +107,12 @@ class OneLineErrors(click.Command):
               help="CPU threads for torch (0: torch's default).")
 @click.option("--log-every", type=click.IntRange(min=1), default=20, metavar="STEPS",
               help="Steps between progress-bar updates (each one waits for the device).")
+@click.option("--eval-every", type=click.IntRange(min=0), default=None, metavar="EPOCHS",
+              show_default="10",
+              help="Epochs between multi-scale SWD evaluations against the training images, "
+                   "logged to metrics.jsonl (0: never).")
+@click.option("--eval-samples", type=click.IntRange(min=16), default=None, metavar="N",
+              show_default="1024", help="Generated (and real) images per SWD evaluation.")
 def main(**options) -> None:
     """Train the DCGAN on a folder, a .zip, the pokemon sprites or fake images."""
     options["compile"] = options.pop("compile_")

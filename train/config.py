@@ -21,7 +21,7 @@ DEFAULT_PRESET = "seed"
 ARCHITECTURE = ("latent_dim", "g_width", "d_width")
 # Options that change how the machine computes, not what is learned: free to change on resume.
 RUNTIME = ("epochs", "device", "amp", "channels_last", "compile", "sync_bn", "threads",
-           "log_every", "data")
+           "log_every", "data", "eval_every", "eval_samples")
 
 
 @dataclass
@@ -56,6 +56,9 @@ class TrainConfig:
     sync_bn: bool = False
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
     log_every: int = 20  # optimizer steps between reads of the loss accumulators
+    # evaluation: multi-scale SWD against the training images every eval_every epochs (0: never)
+    eval_every: int = 10
+    eval_samples: int = 1024
 
     def __post_init__(self) -> None:
         self.background = tuple(int(c) for c in self.background)
@@ -65,7 +68,9 @@ class TrainConfig:
             raise ValueError(f"unknown init style {self.init!r}")
         if self.threads < 0:
             raise ValueError(f"threads must be 0 or more, got {self.threads}")
-        for name in ("epochs", "batch_size", "log_every"):
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be 0 or more, got {self.eval_every}")
+        for name in ("epochs", "batch_size", "log_every", "eval_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not (self.lr > 0 and math.isfinite(self.lr)):

@@ -24,6 +24,7 @@ from .checkpoint import FILENAME as CHECKPOINT
 from .checkpoint import atomic_save, make_checkpoint
 from .config import TrainConfig
 from .distributed import Distributed, resolve_device, wrap_ddp
+from .evaluation import SWDEvaluator
 from .model import build_models, recompute_batchnorm_stats
 from .run_state import ema_update, restore, rng_state, seed_for
 from .signals import StopRequest
@@ -119,6 +120,11 @@ def train(
     fixed_z = torch.randn(N_SAMPLES, cfg.latent_dim, 1, 1,
                           generator=torch.Generator().manual_seed(seed_for(cfg.seed, "samples")))
     fixed_z = fixed_z.to(device)
+
+    evaluate = None
+    if cfg.eval_every and dist.is_main:
+        evaluate = SWDEvaluator(images, cfg.latent_dim, samples=cfg.eval_samples,
+                                seed=seed_for(cfg.seed, "eval"), device=device)
 
     def calibrate_ema() -> None:
         """BN statistics for the EMA weights, before the EMA generator is drawn or saved."""
@@ -280,6 +286,8 @@ def train(
                 sampler.eval()
                 with torch.no_grad():
                     pictures = sampler(fixed_z)
+                if evaluate is not None and epoch % cfg.eval_every == 0:
+                    row.update(evaluate(sampler))
                 sampler.train(was_training)
                 plots.save_grid(pictures, run_folder.sample_path(out, epoch))
                 run_folder.write_metrics(out, history)
@@ -295,7 +303,9 @@ def train(
                 tqdm.write(f"epoch {epoch}/{cfg.epochs}  loss_D {row['loss_D']:.3f}  "
                            f"loss_G {row['loss_G']:.3f}  D(x) {row['D(x)']:.3f}  "
                            f"D(G(z)) {row['D(G(z))']:.3f}  {row['images_per_sec']:.1f} img/s  "
-                           f"{row['seconds']:.1f}s")
+                           f"{row['seconds']:.1f}s"
+                           + (f"  SWD {row['swd']:.1f} (floor {row['swd_floor']:.1f})"
+                              if "swd" in row else ""))
             if stopping:
                 return TrainResult("interrupted", epoch, step, str(device), row, stop.signum)
     return TrainResult("completed", epoch, step, str(device), history[-1] if history else None)

@@ -9,7 +9,7 @@ from .checkpoint import CheckpointError, load_state
 from .distributed import Distributed
 
 # One independent random stream per purpose, all derived from the run's --seed.
-PURPOSES = {"shuffle": 1, "noise": 2, "samples": 3, "bn_stats": 4}
+PURPOSES = {"shuffle": 1, "noise": 2, "samples": 3, "bn_stats": 4, "eval": 5}
 
 
 def seed_for(seed: int, purpose: str, *keys: int) -> int:

@@ -198,3 +198,20 @@ def test_bf16_autocast_and_both_layouts_train(images, tmp_path, layout):
     ckpt = load_checkpoint(tmp_path / "run")
     assert result.status == "completed" and np.isfinite(result.last["loss_D"])
     assert all(t.dtype == torch.float32 for t in ckpt["generator"].values() if t.is_floating_point())
+
+
+def test_swd_evaluation_is_logged_every_n_epochs_and_leaves_training_alone(images, tmp_path):
+    run(images, tmp_path / "eval", small(epochs=2, eval_every=2, eval_samples=32, ema=True))
+    run(images, tmp_path / "plain", small(epochs=2, eval_every=0, ema=True))
+    rows = [json.loads(x) for x in (tmp_path / "eval" / "metrics.jsonl").read_text().splitlines()]
+    assert "swd" not in rows[0]
+    last = rows[1]
+    assert set(last["swd_levels"]) == {"64", "32", "16", "mean"}
+    assert last["swd_samples"] == 32
+    # an untrained 4-channel generator is far from the data; two halves of the data are close
+    assert 0 < last["swd_floor"] < last["swd"]
+    with_eval, without = load_checkpoint(tmp_path / "eval"), load_checkpoint(tmp_path / "plain")
+    for ckpt in (with_eval, without):
+        ckpt["history"] = [{k: v for k, v in r.items() if not k.startswith("swd")}
+                           for r in ckpt["history"]]
+    assert_same_state(with_eval, without)
