@@ -83,6 +83,9 @@ class OneLineErrors(click.Command):
               help="Random seed; a CPU run with the same seed is reproduced exactly. "
                    "[default: random, recorded in config.json]")
 @click.option("--flip", is_flag=True, help="Random horizontal flips of the training images.")
+@click.option("--diffaugment", metavar="OPS", default=None,
+              help="Differentiable augmentation of everything the discriminator sees, for small "
+                   "datasets: a comma list of color, translation, cutout.  [default: off]")
 @click.option("--ema", is_flag=True, help="Keep an exponential moving average of the generator "
                                           "(used for samples and by dcgan-export).")
 @click.option("--ema-decay", type=click.FloatRange(0, 1, max_open=True), default=0.999,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+from .augment import parse_policy
 from .model import ModelConfig
 
 PRESETS: dict[str, dict] = {
@@ -41,6 +42,7 @@ class TrainConfig:
     beta2: float = 0.999
     init: str = "seed"
     flip: bool = False
+    diffaugment: str = ""  # DiffAugment policy, e.g. "color,translation,cutout" ("": off)
     ema: bool = False
     ema_decay: float = 0.999
     seed: int = 0
@@ -78,6 +80,7 @@ class TrainConfig:
         for name in ("beta1", "beta2", "ema_decay"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        self.diffaugment = ",".join(parse_policy(self.diffaugment))  # validates, normalises
         self.model  # validates the architecture options
 
     @property

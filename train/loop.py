@@ -24,6 +24,7 @@ from .checkpoint import FILENAME as CHECKPOINT
 from .checkpoint import atomic_save, make_checkpoint
 from .config import TrainConfig
 from .distributed import Distributed, resolve_device, wrap_ddp
+from .augment import diff_augment, parse_policy
 from .evaluation import SWDEvaluator
 from .model import build_models, recompute_batchnorm_stats
 from .run_state import ema_update, restore, rng_state, seed_for
@@ -163,6 +164,10 @@ def train(
     data = data.contiguous(memory_format=fmt)
 
     bce = nn.BCEWithLogitsLoss()
+    # DiffAugment: the discriminator sees real and fake through fresh random transformations in
+    # every pass (the generator's too), drawn from the checkpointed noise stream.
+    policy = parse_policy(cfg.diffaugment)
+    augment = (lambda t: diff_augment(t, policy, noise_gen)) if policy else (lambda t: t)
     ones = torch.ones(local_batch, 1, 1, 1, device=device)
     zeros = torch.zeros(local_batch, 1, 1, 1, device=device)
     g_params = list(g.parameters())
@@ -203,8 +208,8 @@ def train(
                 # --- Discriminator update: real and fake in separate passes, as the seed does
                 opt_d.zero_grad(set_to_none=True)
                 with autocast():
-                    real_logit = d_train(x)
-                    fake_logit = d_train(fake.detach())
+                    real_logit = d_train(augment(x))
+                    fake_logit = d_train(augment(fake.detach()))
                     loss_d = (bce(real_logit.float(), ones) + bce(fake_logit.float(), zeros)) / 2
                 loss_d.backward()
                 opt_d.step()
@@ -212,7 +217,7 @@ def train(
                 # --- Generator update: through the freshly updated discriminator
                 opt_g.zero_grad(set_to_none=True)
                 with autocast():
-                    loss_g = bce(d_for_g(fake).float(), ones)
+                    loss_g = bce(d_for_g(augment(fake)).float(), ones)
                 loss_g.backward(inputs=g_params)
                 opt_g.step()
 

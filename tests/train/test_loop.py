@@ -93,7 +93,8 @@ def test_same_seed_same_weights_and_different_seed_differs(images, tmp_path):
     assert not torch.equal(a["generator"]["net.0.0.weight"], c["generator"]["net.0.0.weight"])
 
 
-@pytest.mark.parametrize("extras", [{}, {"flip": True, "ema": True, "ema_decay": 0.9}])
+@pytest.mark.parametrize("extras", [{}, {"flip": True, "ema": True, "ema_decay": 0.9,
+                                    "diffaugment": "color,translation,cutout"}])
 def test_resume_at_epoch_end_equals_straight_run(images, tmp_path, extras):
     run(images, tmp_path / "straight", small(epochs=2, **extras))
     run(images, tmp_path / "split", small(epochs=1, **extras))
