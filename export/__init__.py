@@ -18,6 +18,8 @@ _LAZY = {
     "ExportError": "errors",
     "SourceError": "errors",
     "OutputError": "errors",
+    "QualityError": "errors",
+    "PRECISIONS": "precision",
     "CheckError": "errors",
     "CheckerError": "errors",
     "ShapeError": "errors",

@@ -13,6 +13,7 @@ from dcgan.runtime.command import OneLineErrors
 
 from .errors import ExportError
 from .onnx_export import DEFAULT_OPSET
+from .precision import DEFAULT_MIN_PSNR, PRECISIONS
 from .pipeline import PendingExport, check_output_path, prepare_discriminator, prepare_generator
 from .source import load_source, newest_run
 
@@ -38,12 +39,24 @@ def discriminator_path(out: Path) -> Path:
 @click.option("--atol", metavar="X", type=click.FloatRange(min=0.0, min_open=True),
               default=1e-4, show_default=True, help="Largest |ONNX - PyTorch| the parity check accepts.")
 @click.option("--no-check", is_flag=True, help="Skip the checker, shape, parity and dynamic-batch checks.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
+              help="fp16: half-precision weights and arithmetic (float32 input and output). "
+                   "int8: static quantization, calibrated on random latents (the discriminator "
+                   "on its generator's images).")
+@click.option("--min-psnr", metavar="DB", type=float, default=DEFAULT_MIN_PSNR, show_default=True,
+              help="Refuse an fp16/int8 model whose PSNR against the fp32 one is lower "
+                   "(generator: uint8 images; discriminator: logits).")
 def main(out: Path, checkpoint: Path | None, discriminator_out: Path | None, no_discriminator: bool,
-         raw: bool, opset: int, atol: float, no_check: bool) -> None:
+         raw: bool, opset: int, atol: float, no_check: bool, precision: str, min_psnr: float) -> None:
     """Export the generator of a training run to OUT.onnx (and its discriminator beside it),
-    check both against PyTorch, and print what was written."""
+    check both against PyTorch, and print what was written.
+
+    With --precision fp16 or int8 each network is also compared with its fp32 export on the
+    same inputs (PSNR, max error, SWD for images); below --min-psnr nothing is written."""
     if no_discriminator and discriminator_out is not None:
         raise click.UsageError("--discriminator-out and --no-discriminator exclude each other")
+    if min_psnr != min_psnr:  # NaN: every comparison with it is false, so nothing would be refused
+        raise click.BadParameter("must be a number", param_hint="--min-psnr")
     try:
         out = check_output_path(out)
         d_out = None
@@ -53,7 +66,7 @@ def main(out: Path, checkpoint: Path | None, discriminator_out: Path | None, no_
                 raise click.UsageError("the discriminator and the generator would go to the same file")
         src = load_source(checkpoint if checkpoint is not None else newest_run())
 
-        options = dict(opset=opset, atol=atol, checks=not no_check)
+        options = dict(opset=opset, atol=atol, checks=not no_check, precision=precision, min_psnr=min_psnr)
         pending: list[PendingExport] = []
         try:
             pending.append(prepare_generator(src, out, ema=False if raw else None, **options))

@@ -26,6 +26,10 @@ class OutputError(ExportError):
     """The output path is unusable: wrong suffix, missing or unwritable folder."""
 
 
+class QualityError(ExportError):
+    """A reduced-precision variant differs from the fp32 model more than the threshold allows."""
+
+
 class CheckError(ExportError):
     """One or more checks of the exported model failed."""
 

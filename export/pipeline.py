@@ -1,10 +1,14 @@
 """The export pipeline: source -> fold -> trace -> (model steps) -> metadata -> temp file ->
 checks -> rename.
 
-A model step is a function ModelProto -> ModelProto applied between tracing and the metadata;
-reduced-precision variants (fp16, int8) fit there, each with its own tolerance, without the
-rest changing. ``prepare_*`` stops before the rename so that a caller exporting several files
-can make them appear together (the CLI: both networks or neither).
+A model step is a function ModelProto -> ModelProto applied between tracing and the metadata.
+A reduced-precision variant (``precision="fp16"`` or ``"int8"``, precision.py) is made after
+the steps, from the fp32 graph; it is compared with that graph on the same inputs and refused
+below ``min_psnr`` before anything is written. Its parity against PyTorch is still measured
+and reported, but not bounded by ``atol``: the quality gate is its tolerance. The fp32 path
+is the plain one (parity bounded by ``atol``). ``prepare_*`` stops before the rename so that a
+caller exporting several files can make them appear together (the CLI: both networks or
+neither).
 """
 from __future__ import annotations
 
@@ -20,9 +24,9 @@ import onnx
 from torch import nn
 
 from .checks import run_checks
-from .errors import OutputError, raise_failures
+from .errors import ExportError, OutputError, raise_failures
 from .fold import fold_batchnorm
-from .metadata import attach_metadata, build_metadata
+from .metadata import attach_metadata, build_metadata, merge
 from .onnx_export import (
     DEFAULT_OPSET,
     DiscriminatorLogits,
@@ -30,6 +34,16 @@ from .onnx_export import (
     discriminator_spec,
     generator_spec,
     trace_to_onnx,
+)
+from .precision import (
+    DEFAULT_MIN_PSNR,
+    PrecisionOptions,
+    VariantInputs,
+    check_quality,
+    discriminator_inputs,
+    generator_inputs,
+    make_variant,
+    measure_quality,
 )
 from .report import ExportReport
 from .source import SourceInfo, build_discriminator, build_generator, load_source
@@ -72,15 +86,22 @@ def export_generator(
     checks: bool = True,
     extra_metadata: dict[str, Any] | None = None,
     fold_bn: bool = True,
+    precision: str = "fp32",
+    min_psnr: float = DEFAULT_MIN_PSNR,
+    **variant: int,
 ) -> ExportReport:
     """Export the generator of a checkpoint file, run folder or Generator module to ``out``.
 
     ``ema=None`` uses the EMA weights when the checkpoint has them, False the raw ones,
-    True requires EMA. Raises an ExportError subclass; on any failure ``out`` is untouched.
+    True requires EMA. ``precision``: "fp32", "fp16" or "int8"; a variant whose PSNR against
+    fp32 is below ``min_psnr`` dB raises QualityError. ``variant``: ``quality_images`` and
+    ``calibration_inputs`` (PrecisionOptions). Raises an ExportError subclass; on any failure
+    ``out`` is untouched.
     """
     return prepare_generator(
         source, out, ema=ema, opset=opset, atol=atol, checks=checks,
-        extra_metadata=extra_metadata, fold_bn=fold_bn,
+        extra_metadata=extra_metadata, fold_bn=fold_bn, precision=precision,
+        min_psnr=min_psnr, **variant,
     ).commit()
 
 
@@ -93,42 +114,61 @@ def export_discriminator(
     checks: bool = True,
     extra_metadata: dict[str, Any] | None = None,
     fold_bn: bool = True,
+    precision: str = "fp32",
+    min_psnr: float = DEFAULT_MIN_PSNR,
+    **variant: int,
 ) -> ExportReport:
-    """Export the discriminator: input 'image' [batch, 3, 64, 64] -> output 'logit' [batch]."""
+    """Export the discriminator: input 'image' [batch, 3, 64, 64] -> output 'logit' [batch].
+
+    For a variant, ``min_psnr`` bounds the PSNR of its logits against fp32 (precision.py)."""
     return prepare_discriminator(
         source, out, opset=opset, atol=atol, checks=checks,
-        extra_metadata=extra_metadata, fold_bn=fold_bn,
+        extra_metadata=extra_metadata, fold_bn=fold_bn, precision=precision,
+        min_psnr=min_psnr, **variant,
     ).commit()
 
 
 def prepare_generator(source, out, *, ema=None, opset=DEFAULT_OPSET, atol=1e-4, checks=True,
-                      extra_metadata=None, fold_bn=True, steps: Sequence[ModelStep] = ()) -> PendingExport:
+                      extra_metadata=None, fold_bn=True, steps: Sequence[ModelStep] = (),
+                      precision="fp32", min_psnr=DEFAULT_MIN_PSNR, **variant: int) -> PendingExport:
+    options = PrecisionOptions(precision, min_psnr, **variant)
     out = check_output_path(out)
     _check_atol(atol)
     src = load_source(source)
     generator, used_ema = build_generator(src, ema)
     cfg = src.config
     spec = generator_spec(cfg.latent_dim, cfg.channels, cfg.image_size)
-    meta = build_metadata(spec, src, ema=used_ema, extra=extra_metadata)
+    meta = build_metadata(spec, src, ema=used_ema, precision=precision, extra=extra_metadata)
     return _prepare(generator, spec, out, meta, opset=opset, atol=atol, checks=checks,
-                    fold_bn=fold_bn, steps=steps, ema=used_ema)
+                    fold_bn=fold_bn, steps=steps, ema=used_ema, options=options,
+                    variant_inputs=lambda: generator_inputs(spec, options))
 
 
 def prepare_discriminator(source, out, *, opset=DEFAULT_OPSET, atol=1e-4, checks=True,
-                          extra_metadata=None, fold_bn=True, steps: Sequence[ModelStep] = ()) -> PendingExport:
+                          extra_metadata=None, fold_bn=True, steps: Sequence[ModelStep] = (),
+                          precision="fp32", min_psnr=DEFAULT_MIN_PSNR, **variant: int) -> PendingExport:
+    options = PrecisionOptions(precision, min_psnr, **variant)
     out = check_output_path(out)
     _check_atol(atol)
     src = load_source(source)
     discriminator = build_discriminator(src)
     spec = discriminator_spec(src.config.channels, src.config.image_size)
-    meta = build_metadata(spec, src, extra=extra_metadata)
+    meta = build_metadata(spec, src, precision=precision, extra=extra_metadata)
+
+    def variant_inputs() -> VariantInputs:
+        # A checkpoint has the generator whose images the discriminator ranks; a bare module not.
+        generator = build_generator(src)[0] if src.module is None else None
+        return discriminator_inputs(spec, options, generator)
+
     return _prepare(discriminator, spec, out, meta, opset=opset, atol=atol, checks=checks,
-                    fold_bn=fold_bn, steps=steps, ema=None)
+                    fold_bn=fold_bn, steps=steps, ema=None, options=options,
+                    variant_inputs=variant_inputs)
 
 
 def _prepare(net: nn.Module, spec: NetSpec, out: Path, meta: dict[str, Any], *, opset: int,
              atol: float, checks: bool, fold_bn: bool, steps: Sequence[ModelStep],
-             ema: bool | None) -> PendingExport:
+             ema: bool | None, options: PrecisionOptions,
+             variant_inputs: Callable[[], VariantInputs]) -> PendingExport:
     t_start = time.perf_counter()
     # The reference for parity is the original network, unfolded, in eval mode; a copy, so a
     # module handed in by the caller keeps its mode.
@@ -143,6 +183,17 @@ def _prepare(net: nn.Module, spec: NetSpec, out: Path, meta: dict[str, Any], *, 
     t_traced = time.perf_counter()
     for step in steps:
         model = step(model)
+    quality, calibration = None, None
+    if options.is_variant:
+        # Made and measured before anything is written: a refused variant leaves no file.
+        inputs = variant_inputs()
+        model, quality = _variant(model, spec, options, inputs)
+        calibration = inputs.source if options.precision == "int8" else None
+        figures = quality.as_metadata()
+        if calibration:
+            figures["calibration"] = calibration
+        meta = merge(meta, {"precision": options.precision, "quality_vs_fp32": figures})
+    t_variant = time.perf_counter()
     stored_meta = attach_metadata(model, meta)
 
     temp = _temp_path(out)
@@ -168,11 +219,17 @@ def _prepare(net: nn.Module, spec: NetSpec, out: Path, meta: dict[str, Any], *, 
             checked=checks,
             ema=ema,
             metadata=stored_meta,
+            precision=options.precision,
+            quality=quality,
+            min_psnr=options.min_psnr if quality is not None else None,
+            calibration=calibration,
         )
         report.seconds["export"] = t_traced - t_start
+        if quality is not None:
+            report.seconds[options.precision] = t_variant - t_traced
         if checks:
             t_checks = time.perf_counter()
-            result = run_checks(temp, reference, spec, atol=atol)
+            result = run_checks(temp, reference, spec, atol=None if options.is_variant else atol)
             report.parity = result.parity
             report.seconds["checks"] = time.perf_counter() - t_checks
             raise_failures(result.failures, report)
@@ -181,6 +238,18 @@ def _prepare(net: nn.Module, spec: NetSpec, out: Path, meta: dict[str, Any], *, 
         _unlink(temp)
         raise
     return PendingExport(temp, out, report)
+
+
+def _variant(model: onnx.ModelProto, spec: NetSpec, options: PrecisionOptions, inputs: VariantInputs):
+    """(variant model, its quality against ``model``); QualityError below the gate."""
+    try:
+        variant = make_variant(model, spec, options.precision, inputs.calibration)
+    except Exception as e:  # the quantizer and the graph passes raise many types
+        first = " ".join(str(e).split())[:200] or type(e).__name__
+        raise ExportError(f"making the {options.precision} {spec.role} failed: {first}") from e
+    quality = measure_quality(model, variant, spec, options.precision, inputs)
+    check_quality(quality, spec.role, options.min_psnr)
+    return variant, quality
 
 
 def check_output_path(out: str | os.PathLike) -> Path:

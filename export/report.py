@@ -28,6 +28,11 @@ class ExportReport:
     parity: dict[int, float] = field(default_factory=dict)  # batch -> max |diff| vs PyTorch
     seconds: dict[str, float] = field(default_factory=dict)  # export (fold + trace), checks, total
     metadata: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
+    # A variant's figures against the fp32 graph (variant_quality.ImageQuality/LogitQuality).
+    quality: Any = None
+    min_psnr: float | None = None
+    calibration: str | None = None  # what an int8 variant was calibrated on
 
     @property
     def node_count(self) -> int:
@@ -54,7 +59,14 @@ class ExportReport:
             f", opset {self.opset}, {self.exporter}",
             f"  {self.node_count} nodes: {ops}" + ("" if self.bn_folded else " (BatchNorm not folded)"),
         ]
-        if self.checked:
+        if self.quality is not None:
+            gate = f"; min {self.min_psnr:g} dB" if self.min_psnr is not None else ""
+            calibrated = f"; calibrated on {self.calibration}" if self.calibration else ""
+            out.append(f"  {self.precision}: {self.quality.summary()}{gate}{calibrated}")
+        if self.checked and self.precision != "fp32":
+            out.append(f"  checks passed: checker, shapes, dynamic batch; vs PyTorch {self.parity_summary()} "
+                       f"(not bounded: {self.precision} is gated by its quality against fp32)")
+        elif self.checked:
             out.append(f"  checks passed: checker, shapes, dynamic batch; parity {self.parity_summary()} (atol {self.atol:g})")
         else:
             out.append("  checks skipped (--no-check)")

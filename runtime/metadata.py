@@ -21,6 +21,10 @@ One JSON object under the key ``METADATA_KEY`` of the model's ``metadata_props``
     created         ISO 8601 UTC time of export
     placeholder     true for a model that only stands in for a trained one
     quality         optional: {"swd_x1e3": ..., "swd_floor_x1e3": ..., ...}
+    quality_vs_fp32 fp16/int8 only: the variant against the fp32 export on the same inputs,
+                    {"reference": "fp32", "precision", "images", "psnr_db", and for a
+                    generator "max_abs_error" (uint8 levels), "swd_x1e3"; for a
+                    discriminator "max_abs_diff", "rank_correlation"; int8: "calibration"}
 
 Unknown keys are kept and ignored, so later schema additions do not break older runtimes.
 """

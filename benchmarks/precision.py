@@ -1,0 +1,314 @@
+"""fp32, fp16 and int8 sampling on this CPU, on the same weights, in one run.
+
+    python benchmarks/precision.py                                  # default DCGAN, random weights
+    python benchmarks/precision.py --checkpoint runs/x/checkpoint.pt  # trained weights (copied first)
+    python benchmarks/precision.py --quick                          # fewer repetitions
+
+Exports the generator and the discriminator at each precision with dcgan.export (which
+measures each variant against fp32: PSNR, max error, SWD of 512 images), then prints, at
+batch 256, medians of interleaved repetitions (every model sees the same machine load):
+  * generator images/s through dcgan.runtime Generator.sample (seeds -> uint8 images) and
+    through session.run alone, torch eager (the same weights, torch.randn -> uint8) as the
+    baseline, each model's rate as a fraction of this CPU's peak arithmetic rate;
+  * discriminator images/s (session.run), against torch eager;
+  * alternatives that were measured and not kept: int8 of the graph as exported
+    (ConvTranspose in QDQ form), and the sub-pixel generator in fp32.
+The peak: a VM reports the nominal clock, not the one the cores run at, so the per-core rate
+is measured with benchmarks/simd_peak.c (independent AVX-512 FMA chains for fp32, VNNI
+dot products for int8; compiled with the system's cc) and multiplied by the cores; without a
+compiler, cores x nominal clock x FLOPs per cycle. An int8 model's rate is set against the
+int8 peak, the others against the fp32 one; the work counted is the network's useful
+multiply-adds (the sub-pixel form's extra zero taps are not counted).
+A checkpoint is copied to a temp folder before it is read: a training run may be rewriting it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from dcgan.export import export_discriminator, export_generator
+from dcgan.export.onnx_export import generator_spec
+from dcgan.export.precision import generator_inputs, PrecisionOptions
+from dcgan.export.quantize import quantize_int8
+from dcgan.export.subpixel import rewrite_subpixel
+from dcgan.runtime import Generator
+from dcgan.runtime.providers import session_options
+from dcgan.train.checkpoint import atomic_save, make_checkpoint
+from dcgan.train.model import ModelConfig, build_models
+
+BATCH = 256
+SIMD_PEAK_C = Path(__file__).with_name("simd_peak.c")
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+# --- the machine ---------------------------------------------------------------------------
+
+
+def cpu_flags() -> tuple[set[str], str, float | None, int]:
+    """(flags, model name, MHz reported, CPU family) from /proc/cpuinfo."""
+    flags, name, mhz, family = set(), platform.processor() or "unknown CPU", None, 0
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return flags, name, mhz, family
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "flags" and not flags:
+            flags = set(value.split())
+        elif key == "model name":
+            name = value
+        elif key == "cpu MHz" and mhz is None:
+            mhz = float(value)
+        elif key == "cpu family" and not family:
+            family = int(value)
+    return flags, name, mhz, family
+
+
+def fp32_flops_per_cycle(flags: set[str], family: int, vendor_amd: bool) -> tuple[int, str]:
+    """FLOPs per cycle per core for fp32 FMA, and why (used when the peak cannot be measured)."""
+    if "avx512f" in flags:
+        if vendor_amd and family < 26:
+            return 32, "AVX-512 on Zen 4 runs as 2x256-bit: 2 FMA pipes x 8 lanes x 2"
+        return 64, "AVX-512: 2 FMA pipes x 16 fp32 lanes x 2 FLOPs (Zen 5 / Xeon with 2 FMA units)"
+    if "avx2" in flags and "fma" in flags:
+        return 32, "AVX2: 2 FMA pipes x 8 lanes x 2"
+    return 8, "SSE: no FMA, 4 lanes x (add + mul)"
+
+
+def measured_core_peak(folder: Path, flags: set[str]) -> tuple[float, float] | None:
+    """(fp32 GFLOP/s, int8 GOP/s) of one core from benchmarks/simd_peak.c, best of 3 runs;
+    None without a C compiler or AVX-512 VNNI."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None or not {"avx512f", "avx512_vnni"} <= flags:
+        return None
+    exe = folder / "simd_peak"
+    build = subprocess.run([cc, "-O2", "-mavx512f", "-mavx512vnni", str(SIMD_PEAK_C), "-o", str(exe)],
+                           capture_output=True, text=True)
+    if build.returncode != 0:
+        return None
+    best = {}
+    for kind in ("fp32", "int8"):
+        runs = [subprocess.run([str(exe), kind, "100000000"], capture_output=True, text=True, check=True)
+                for _ in range(3)]
+        best[kind] = max(float(r.stdout.split()[0]) for r in runs)
+    return best["fp32"], best["int8"]
+
+
+def describe_peak(folder: Path, threads: int | None) -> tuple[float, float]:
+    """(fp32 peak GFLOP/s, int8 peak GOP/s) of the cores the models may use (all, or
+    ``threads`` of them), with the assumption printed."""
+    flags, name, mhz, family = cpu_flags()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = min(cores, threads) if threads else cores
+    amd = "AMD" in name or family in (23, 25, 26)
+    per_cycle, why = fp32_flops_per_cycle(flags, family, amd)
+    ghz = (mhz or 2000.0) / 1000
+    nominal = cores * ghz * per_cycle
+    vnni = "avx512_vnni" in flags
+    print(f"CPU: {name}, family {family}, {cores} cores used, {ghz:.2f} GHz reported; "
+          f"AVX-512 VNNI: {'yes' if vnni else 'no'}")
+    print(f"  nominal fp32 peak: {cores} x {ghz:.2f} GHz x {per_cycle} FLOP/cycle ({why}) = {nominal:.0f} GFLOP/s")
+    core = measured_core_peak(folder, flags)
+    if core is None:
+        print("  (no C compiler or no AVX-512 VNNI: the nominal figure is the peak; int8 assumed 4x)")
+        return nominal, 4 * nominal
+    fp32, int8 = core
+    print(f"  measured on one core (benchmarks/simd_peak.c): fp32 FMA {fp32:.0f} GFLOP/s "
+          f"(= {fp32 / per_cycle:.2f} GHz at {per_cycle} FLOP/cycle), int8 VNNI {int8:.0f} GOP/s")
+    print(f"  peak used below: {cores} cores x measured = fp32 {cores * fp32:.0f} GFLOP/s, "
+          f"int8 {cores * int8:.0f} GOP/s (assumes every core holds that clock at once)")
+    return cores * fp32, cores * int8
+
+
+# --- the weights ---------------------------------------------------------------------------
+
+
+def make_checkpoint_file(folder: Path, checkpoint: Path | None) -> tuple[Path, str]:
+    if checkpoint is not None:
+        copy = folder / "checkpoint.pt"
+        shutil.copyfile(checkpoint, copy)  # a snapshot: training may replace the file meanwhile
+        return copy, f"trained weights from {checkpoint}"
+    torch.manual_seed(0)
+    cfg = ModelConfig()
+    g, d = build_models(cfg, init="dcgan")
+    g.train()
+    with torch.no_grad():
+        g(torch.randn(256, cfg.latent_dim, 1, 1))  # BatchNorm statistics of a real batch
+    g.eval()
+    path = folder / "checkpoint.pt"
+    atomic_save(make_checkpoint(cfg, g, d, epoch=0, step=0), path)
+    return path, "default DCGAN, random weights (BatchNorm statistics from one batch)"
+
+
+def flops_per_image(cfg: ModelConfig) -> tuple[float, float]:
+    """(generator, discriminator) multiply-adds x 2 per image, counted layer by layer."""
+    g, d = build_models(cfg)
+    total = {}
+    for name, net, x in (("g", g, torch.zeros(1, cfg.latent_dim, 1, 1)), ("d", d, torch.zeros(1, 3, 64, 64))):
+        macs = []
+
+        def hook(m, inp, out, macs=macs):
+            k = m.weight.shape[2] * m.weight.shape[3]
+            if isinstance(m, torch.nn.ConvTranspose2d):
+                macs.append(inp[0].shape[2] * inp[0].shape[3] * m.in_channels * m.out_channels * k)
+            else:
+                macs.append(out.shape[2] * out.shape[3] * m.in_channels * m.out_channels * k)
+
+        hooks = [m.register_forward_hook(hook) for m in net.modules()
+                 if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+        with torch.no_grad():
+            net.eval()(x)
+        for h in hooks:
+            h.remove()
+        total[name] = 2.0 * sum(macs)
+    return total["g"], total["d"]
+
+
+# --- timing --------------------------------------------------------------------------------
+
+
+def interleaved_medians(fns: dict, reps: int) -> dict[str, float]:
+    for fn in fns.values():
+        fn()  # warm-up
+    times = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+THREADS: int | None = None  # --threads; None: the runtime's default (one per core)
+
+
+def session(path_or_model):
+    import onnxruntime as ort
+
+    data = path_or_model.SerializeToString() if isinstance(path_or_model, onnx.ModelProto) else str(path_or_model)
+    return ort.InferenceSession(data, session_options(THREADS), providers=["CPUExecutionProvider"])
+
+
+def torch_generate(g, z: torch.Tensor):
+    with torch.inference_mode():
+        x = g(z)
+        return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoint", type=Path, help="trained checkpoint.pt (copied to a temp folder first)")
+    ap.add_argument("--quick", action="store_true", help="3 repetitions instead of 7")
+    ap.add_argument("--no-alternatives", action="store_true", help="skip the variants that were not kept")
+    ap.add_argument("--threads", type=int, help="threads for ONNX Runtime and torch [default: one per core]")
+    args = ap.parse_args()
+    reps = 3 if args.quick else 7
+    global THREADS
+    THREADS = args.threads
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    import onnxruntime as ort
+
+    threads = f"{args.threads} threads" if args.threads else "its default, one thread per core"
+    print(f"onnxruntime {ort.__version__} ({threads}), torch {torch.__version__} ({torch.get_num_threads()} threads); "
+          f"runtime session settings otherwise as dcgan.runtime sets them; a shared machine is noisy")
+    with tempfile.TemporaryDirectory(prefix="dcgan-precision-") as tmp:
+        tmp = Path(tmp)
+        peak, peak_int8 = describe_peak(tmp, args.threads)
+        ckpt, what = make_checkpoint_file(tmp, args.checkpoint)
+        print(f"weights: {what}")
+        reports = {}
+        for p in PRECISIONS:
+            reports[p] = (export_generator(ckpt, tmp / f"g-{p}.onnx", precision=p),
+                          export_discriminator(ckpt, tmp / f"d-{p}.onnx", precision=p))
+        from dcgan.export.source import build_discriminator, build_generator, load_source
+
+        src = load_source(ckpt)
+        g_torch, d_torch = build_generator(src)[0].eval(), build_discriminator(src).eval()
+        g_flops, d_flops = flops_per_image(src.config)
+        print(f"cost per image: generator {g_flops / 1e9:.3f} GFLOP, discriminator {d_flops / 1e9:.3f} GFLOP")
+
+        # Generator ------------------------------------------------------------------------
+        gens = {p: Generator.load(reports[p][0].path, provider="cpu", threads=THREADS) for p in PRECISIONS}
+        sessions = {p: session(reports[p][0].path) for p in PRECISIONS}
+        z = np.random.default_rng(1).standard_normal((BATCH, src.config.latent_dim, 1, 1), dtype=np.float32)
+        zt = torch.from_numpy(z)
+        fns = {"torch eager": lambda: torch_generate(g_torch, zt)}
+        for p in PRECISIONS:
+            fns[f"{p} sample"] = lambda p=p: gens[p].sample(BATCH, seed=1, batch_size=BATCH)
+            fns[f"{p} run"] = lambda p=p: sessions[p].run(None, {"z": z})
+        alternatives = {}
+        if not args.no_alternatives:
+            fp32_graph = onnx.load(str(reports["fp32"][0].path))
+            spec = generator_spec(src.config.latent_dim, 3, 64)
+            calib = generator_inputs(spec, PrecisionOptions("int8")).calibration
+            alternatives = {
+                "int8, ConvTranspose graph (QDQ)": session(quantize_int8(fp32_graph, "z", calib)),
+                "fp32, sub-pixel graph": session(rewrite_subpixel(fp32_graph)),
+            }
+            for k, s in alternatives.items():
+                fns[k] = lambda s=s: s.run(None, {"z": z})
+        med = interleaved_medians(fns, reps)
+        ips = {k: BATCH / t for k, t in med.items()}
+
+        def pct(name: str, rate: float, flops: float) -> str:
+            top = peak_int8 if name.startswith("int8") else peak
+            return f"{rate * flops / 1e9 / top:>7.1%}"
+
+        print(f"\nGenerator, batch {BATCH}, images/s (median of {reps}). sample: Generator.sample, "
+              f"seeds -> uint8; run: session.run alone; vs fp32: run / fp32 run; vs torch: sample / torch")
+        print(f"  {'model':<34} {'sample':>8} {'run':>8} {'vs fp32':>8} {'vs torch':>9} {'% peak':>7}"
+              f"  {'PSNR dB':>8} {'max err':>7} {'SWD x1e3':>8}")
+        base_run, torch_ips = ips["fp32 run"], ips["torch eager"]
+        print(f"  {'torch eager (baseline)':<34} {torch_ips:>8.0f} {'':>8} {torch_ips / base_run:>7.2f}x"
+              f" {1.0:>8.2f}x {pct('torch', torch_ips, g_flops)}")
+        for p in PRECISIONS:
+            run, sample = ips[f"{p} run"], ips[f"{p} sample"]
+            q = reports[p][0].quality
+            figures = ("", "", "") if q is None else (
+                "inf" if q.psnr_db is None else f"{q.psnr_db:.1f}", str(q.max_abs_error), f"{q.swd_x1e3:.3f}")
+            print(f"  {p + ' (dcgan.runtime)':<34} {sample:>8.0f} {run:>8.0f} {run / base_run:>7.2f}x"
+                  f" {sample / torch_ips:>8.2f}x {pct(p, run, g_flops)}"
+                  f"  {figures[0]:>8} {figures[1]:>7} {figures[2]:>8}")
+        for k in alternatives:
+            print(f"  {k + ' (not kept)':<34} {'':>8} {ips[k]:>8.0f} {ips[k] / base_run:>7.2f}x"
+                  f" {'':>9} {pct(k, ips[k], g_flops)}")
+
+        # Discriminator ----------------------------------------------------------------------
+        images = (np.random.default_rng(2).uniform(-1, 1, (BATCH, 3, 64, 64))).astype(np.float32)
+        it = torch.from_numpy(images)
+        d_sessions = {p: session(reports[p][1].path) for p in PRECISIONS}
+
+        def torch_score():
+            with torch.inference_mode():
+                return d_torch(it)
+
+        fns = {"torch eager": torch_score}
+        fns.update({p: (lambda s=s: s.run(None, {"image": images})) for p, s in d_sessions.items()})
+        med = interleaved_medians(fns, reps)
+        ips = {k: BATCH / t for k, t in med.items()}
+        print(f"\nDiscriminator, batch {BATCH}, images/s (session.run, median of {reps}; {d_flops / 1e9:.3f} GFLOP/image)")
+        print(f"  {'model':<34} {'img/s':>8} {'vs fp32':>8} {'vs torch':>9} {'% peak':>7}  quality vs fp32")
+        for k, v in ips.items():
+            q = reports[k][1].quality if k in reports else None
+            print(f"  {k:<34} {v:>8.0f} {v / ips['fp32']:>7.2f}x {v / ips['torch eager']:>8.2f}x "
+                  f"{pct(k, v, d_flops)}  {q.summary() if q else ''}")
+        print(f"\nint8 calibration: {reports['int8'][0].calibration} (generator), "
+              f"{reports['int8'][1].calibration} (discriminator)")
+
+
+if __name__ == "__main__":
+    main()

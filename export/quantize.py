@@ -1,0 +1,93 @@
+"""int8 variant of an exported model: ONNX Runtime static quantization in QDQ form.
+
+QDQ (QuantizeLinear/DequantizeLinear pairs around float ops) keeps the file a standard ONNX
+graph that any runtime can read; ONNX Runtime fuses each DQ -> Conv -> Q into an int8
+QLinearConv when it loads the model. Settings, and why:
+  * weights int8, symmetric, per output channel: the convolutions' channels have very
+    different ranges, and symmetric int8 weights are what the fast u8 x s8 kernels of
+    AVX-512 VNNI / AVX2 take;
+  * activations uint8, asymmetric, with MinMax ranges from calibration inputs: after a
+    Relu the range is [0, max], which an asymmetric uint8 covers fully;
+  * Relu is folded into the quantization of its input (its range starts at 0);
+  * the generator's final Tanh stays float: it is not an op the quantizer handles, so it
+    runs after the last DequantizeLinear and the image keeps full float resolution.
+The generator must be rewritten to sub-pixel form first (subpixel.py): ONNX Runtime has no
+int8 ConvTranspose kernel, and a QDQ ConvTranspose ran slower than fp32.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
+
+CALIBRATION_BATCH = 32
+
+
+class ArrayReader(CalibrationDataReader):
+    """Feeds ``inputs`` to the calibrator in batches, as {input_name: batch}."""
+
+    def __init__(self, input_name: str, inputs: np.ndarray, batch: int = CALIBRATION_BATCH):
+        self._batches = [
+            {input_name: np.ascontiguousarray(inputs[i : i + batch], dtype=np.float32)}
+            for i in range(0, len(inputs), batch)
+        ]
+        self._iter: Iterator = iter(self._batches)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._iter, None)
+
+    def rewind(self) -> None:
+        self._iter = iter(self._batches)
+
+
+def quantize_int8(model: onnx.ModelProto, input_name: str, calibration: np.ndarray,
+                  keep_float: Sequence[str] = ()) -> onnx.ModelProto:
+    """The QDQ int8 copy of ``model``, with activation ranges from running ``calibration``
+    (a batch of inputs) through it; the nodes named in ``keep_float`` stay float."""
+    if len(calibration) == 0:
+        raise ValueError("quantization needs at least one calibration input")
+    # quantize_static reads and writes files; the scratch folder also takes the calibrator's
+    # augmented copy of the model.
+    with tempfile.TemporaryDirectory(prefix="dcgan-int8-") as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(model, str(src))
+        with _quiet_quantizer():
+            quantize_static(
+                str(src),
+                str(dst),
+                ArrayReader(input_name, calibration),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                nodes_to_exclude=list(keep_float),
+                calibrate_method=CalibrationMethod.MinMax,
+                extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
+            )
+        quantized = onnx.load(str(dst))
+    quantized.graph.name = model.graph.name
+    return quantized
+
+
+@contextlib.contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    """The quantizer logs advice through the root logger ("consider pre-processing"): the
+    graph is already shape-inferred and folded, so keep it off the user's terminal."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)

@@ -1,0 +1,173 @@
+"""fp16 and int8 exports: what a user gets, how close it is to fp32, and the quality gate."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from click.testing import CliRunner
+
+from dcgan.export import QualityError, export_discriminator, export_generator, prepare_generator
+from dcgan.export.cli import main
+from dcgan.export.float16 import to_float16
+from dcgan.export.subpixel import SubpixelError, rewrite_subpixel
+from dcgan.runtime import Discriminator, Generator
+from dcgan.runtime.metadata import METADATA_KEY
+from dcgan.train.model import Discriminator as TorchDiscriminator
+
+from export_helpers import SMALL, files_in, trained_like_models
+
+# Enough images for stable figures on a width-8 model, few enough to keep the tests fast.
+FEW = {"quality_images": 48, "calibration_inputs": 64}
+
+
+def _meta(path) -> dict:
+    return json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}[METADATA_KEY])
+
+
+def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+@pytest.fixture(scope="module")
+def fp32_graph(small_run, tmp_path_factory):
+    """The traced fp32 generator of the small run, in memory (not written anywhere)."""
+    pending = prepare_generator(small_run, tmp_path_factory.mktemp("fp32") / "g.onnx", checks=False)
+    model = onnx.load(str(pending.temp))
+    pending.discard()
+    return model
+
+
+@pytest.fixture(scope="module", params=["fp16", "int8"])
+def variant(request, small_run, tmp_path_factory):
+    precision = request.param
+    out = tmp_path_factory.mktemp(precision) / f"g-{precision}.onnx"
+    report = export_generator(small_run, out, precision=precision, **FEW)
+    return precision, out, report
+
+
+def test_variant_loads_in_the_runtime_and_draws_images_close_to_fp32(variant, small_run, tmp_path):
+    precision, out, report = variant
+    fp32 = export_generator(small_run, tmp_path / "g32.onnx")
+    a = Generator.load(fp32.path, provider="cpu").sample(16, seed=3)
+    b = Generator.load(out, provider="cpu").sample(16, seed=3)
+    assert a.shape == b.shape == (16, 64, 64, 3) and b.dtype == np.uint8
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    assert mse == 0 or 10 * np.log10(255**2 / mse) >= 30
+    # The export measured the same kind of figure over its own images, and says so.
+    assert report.quality.psnr_db is None or report.quality.psnr_db >= 30
+    assert f"{precision}: " in str(report) and "vs fp32" in str(report)
+
+
+def test_metadata_records_the_precision_and_the_quality_figures(variant):
+    precision, out, report = variant
+    meta = _meta(out)
+    assert meta["precision"] == precision
+    q = meta["quality_vs_fp32"]
+    assert q["reference"] == "fp32" and q["images"] == FEW["quality_images"]
+    assert {"psnr_db", "max_abs_error", "swd_x1e3"} <= set(q)
+    assert ("calibration" in q) == (precision == "int8")
+    assert Generator.load(out, provider="cpu").info.precision == precision
+
+
+def test_variant_keeps_float32_input_and_output(variant):
+    precision, out, _ = variant
+    model = onnx.load(str(out))
+    for value in (*model.graph.input, *model.graph.output):
+        assert value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    inits = {onnx.TensorProto.DataType.Name(t.data_type) for t in model.graph.initializer}
+    assert ("FLOAT16" in inits) if precision == "fp16" else ("INT8" in inits)
+
+
+def test_fp16_variant_is_smaller_and_int8_smaller_still(variant, small_run, tmp_path):
+    precision, out, _ = variant
+    fp32 = export_generator(small_run, tmp_path / "g32.onnx")
+    ratio = out.stat().st_size / fp32.path.stat().st_size
+    assert ratio < (0.6 if precision == "fp16" else 0.4)
+
+
+def test_cli_writes_both_networks_at_the_requested_precision(small_run, tmp_path):
+    out = tmp_path / "int8.onnx"
+    result = CliRunner().invoke(main, [str(out), "--checkpoint", str(small_run), "--precision", "int8"])
+    assert result.exit_code == 0, result.output
+    assert files_in(tmp_path) == ["int8.discriminator.onnx", "int8.onnx"]
+    assert result.stdout.count("int8: ") == 2 and "logit PSNR" in result.stdout
+    assert "calibrated on images of the checkpoint's generator" in result.stdout
+    assert _meta(tmp_path / "int8.discriminator.onnx")["precision"] == "int8"
+    d = Discriminator.load(tmp_path / "int8.discriminator.onnx", provider="cpu")
+    assert d.score(Generator.load(out, provider="cpu").sample(5, seed=0)).shape == (5,)
+
+
+def test_a_variant_below_the_threshold_is_refused_and_nothing_is_written(small_run, tmp_path):
+    result = CliRunner().invoke(main, [str(tmp_path / "g.onnx"), "--checkpoint", str(small_run),
+                                       "--precision", "int8", "--min-psnr", "200"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    err = result.stderr.strip()
+    assert "\n" not in err and "refused, below the minimum 200 dB" in err and "nothing written" in err
+    assert files_in(tmp_path) == []
+
+
+def test_the_api_raises_quality_error_for_the_discriminator_too(small_run, tmp_path):
+    with pytest.raises(QualityError, match="int8 discriminator refused"):
+        export_discriminator(small_run, tmp_path / "d.onnx", precision="int8", min_psnr=500, **FEW)
+    assert files_in(tmp_path) == []
+
+
+def test_fp32_ignores_the_threshold(small_run, tmp_path):
+    report = export_generator(small_run, tmp_path / "g.onnx", min_psnr=500)
+    assert report.quality is None and _meta(report.path)["precision"] == "fp32"
+    assert "quality_vs_fp32" not in _meta(report.path)
+
+
+def test_unknown_precision_is_refused(small_run, tmp_path):
+    with pytest.raises(ValueError, match="precision must be one of"):
+        export_generator(small_run, tmp_path / "g.onnx", precision="int4")
+    result = CliRunner().invoke(main, [str(tmp_path / "g.onnx"), "--checkpoint", str(small_run),
+                                       "--precision", "bf16"])
+    assert result.exit_code == 2 and "bf16" in result.stderr
+
+
+# --- the graph passes behind the variants ---------------------------------------------------
+
+
+def test_subpixel_rewrite_computes_the_same_images_without_conv_transpose(fp32_graph):
+    rewritten = rewrite_subpixel(fp32_graph)
+    onnx.checker.check_model(rewritten, full_check=True)
+    ops = {n.op_type for n in rewritten.graph.node}
+    assert "ConvTranspose" not in ops and "Conv" in ops
+    z = np.random.default_rng(0).standard_normal((3, 100, 1, 1), dtype=np.float32)
+    want = _run(fp32_graph, z)
+    assert np.abs(want).max() > 0.05  # a generator whose output carries signal
+    np.testing.assert_allclose(_run(rewritten, z), want, atol=1e-5)
+
+
+def test_subpixel_rewrite_refuses_a_graph_it_does_not_understand(fp32_graph):
+    broken = onnx.ModelProto()
+    broken.CopyFrom(fp32_graph)
+    relu = next(n for n in broken.graph.node if n.op_type == "Relu")
+    relu.op_type = "Sigmoid"  # an inner activation the rewrite does not expect
+    with pytest.raises(SubpixelError, match="inner layers must end in one Relu"):
+        rewrite_subpixel(broken)
+
+
+def test_float16_pass_casts_at_the_boundary_only(fp32_graph):
+    half = to_float16(fp32_graph)
+    onnx.checker.check_model(half, full_check=True)
+    casts = [n for n in half.graph.node if n.op_type == "Cast"]
+    assert [c.input[0] for c in casts] == ["z", "image.fp16"] and casts[-1].output[0] == "image"
+    z = np.random.default_rng(1).standard_normal((2, 100, 1, 1), dtype=np.float32)
+    got = _run(half, z)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, _run(fp32_graph, z), atol=5e-3)
+
+
+def test_a_bare_discriminator_module_is_calibrated_on_uniform_images(tmp_path):
+    _, d, _ = trained_like_models(SMALL, seed=4)
+    assert isinstance(d, TorchDiscriminator)
+    report = export_discriminator(d, tmp_path / "d.onnx", precision="int8", **FEW)
+    assert report.calibration == "uniform images in [-1, 1]"
+    assert _meta(report.path)["quality_vs_fp32"]["calibration"] == report.calibration
+    assert report.quality.rank_correlation > 0.9
