@@ -33,7 +33,8 @@ import torch
 from torch import nn
 
 
-def seed_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim: int) -> tuple[int, float]:
+def seed_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim: int,
+               device: torch.device) -> tuple[int, float]:
     """One epoch of the d2l chapter's train(); returns (images, seconds)."""
     loss = nn.BCEWithLogitsLoss(reduction="sum")
 
@@ -67,6 +68,7 @@ def seed_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim: int) -> t
     for x, _ in loader:
         batch_size = x.shape[0]
         z = torch.normal(0, 1, size=(batch_size, latent_dim, 1, 1))
+        x, z = x.to(device), z.to(device)  # as d2l's train() moves X and Z
         metric[0] += float(update_d(x, z))  # d2l adds the attached loss; float() syncs
         metric[1] += float(update_g(z))
         metric[2] += batch_size
@@ -74,7 +76,7 @@ def seed_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim: int) -> t
 
 
 def make_seed_loop(folder: Path, batch_size: int, workers: int, lr: float, g_width: int,
-                   d_width: int, latent_dim: int):
+                   d_width: int, latent_dim: int, device: torch.device):
     import torchvision
     from torchvision import transforms
 
@@ -89,10 +91,11 @@ def make_seed_loop(folder: Path, batch_size: int, workers: int, lr: float, g_wid
                                          num_workers=workers)
     torch.manual_seed(0)
     net_g, net_d = build_models(ModelConfig(latent_dim, g_width, d_width), init="seed")
+    net_g, net_d = net_g.to(device), net_d.to(device)
     hp = {"lr": lr, "betas": [0.5, 0.999]}
     trainer_g = torch.optim.Adam(net_g.parameters(), **hp)
     trainer_d = torch.optim.Adam(net_d.parameters(), **hp)
-    return lambda: seed_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim)
+    return lambda: seed_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim, device)
 
 
 def make_our_loop(images, cfg, out: Path):
@@ -129,6 +132,7 @@ def main() -> None:
     p.add_argument("--no-channels-last", action="store_true",
                    help="dcgan-train --no-channels-last (NCHW, the seed's layout)")
     p.add_argument("--amp", action="store_true", help="dcgan-train --amp (bf16 autocast)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto")
     args = p.parse_args()
     # The seed asks for 4 workers whatever the machine; that is part of what is measured.
     warnings.filterwarnings("ignore", message="This DataLoader will create")
@@ -145,19 +149,19 @@ def main() -> None:
     except DataError as e:
         sys.exit(f"error: {e}")
     decode_s = time.perf_counter() - start
-    device = resolve_device("cpu")
+    device = resolve_device(args.device)
     cfg = TrainConfig(data=str(args.folder), batch_size=args.batch_size, lr=args.lr,
                       g_width=args.g_width, d_width=args.d_width, latent_dim=args.latent_dim,
                       device=str(device), seed=0, amp=args.amp,
                       channels_last=False if args.no_channels_last else None,
                       log_every=10**6)
     print(f"{len(ds.images)} images from {args.folder}; batch {args.batch_size}, widths "
-          f"{args.g_width}/{args.d_width}, {args.threads} torch threads, CPU: "
+          f"{args.g_width}/{args.d_width}, on {device}, {args.threads} torch threads, CPU: "
           f"{torch.backends.cpu.get_cpu_capability()}; dataset load (decode or cache) "
           f"{decode_s:.1f}s, once")
 
     loops = {"seed": make_seed_loop(args.folder, args.batch_size, args.seed_workers, args.lr,
-                                    args.g_width, args.d_width, args.latent_dim)}
+                                    args.g_width, args.d_width, args.latent_dim, device)}
     with tempfile.TemporaryDirectory() as tmp:
         loops["dcgan-train"] = make_our_loop(ds.images, cfg, Path(tmp) / "run")
         rates: dict[str, list[float]] = {name: [] for name in loops}
