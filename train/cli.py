@@ -258,6 +258,9 @@ def _run(options: dict, given: set[str]) -> int:
                            dataset={"name": ds.name, "fingerprint": ds.fingerprint})
         except (TrainError, CheckpointError) as e:
             raise click.ClickException(str(e)) from None
+        # All ranks reach this point before any tears its connections down: a rank that
+        # leaves first can make Gloo abort a peer still finishing its last collective.
+        dist.barrier()
     finally:
         if dist is not None:
             distributed.stop(dist)
