@@ -124,7 +124,7 @@ def main(ctx, n, out, out_dir, nrow, padding, model, seed, seed_range, batch_siz
         say(generator.provider_note)
         if generator.placeholder:
             say(f"note: {'the bundled model' if generator.model.bundled else 'this model'} is a "
-                "placeholder, not a trained model")
+                "preliminary placeholder (see dcgan-gen --info)")
         # A bar only for jobs of several chunks: one chunk is over before a bar could help.
         chunks = -(-len(seed_range) // batch_size)
         _run(generator, discriminator, out, out_dir, seed_range, n, nrow, padding, batch_size,

@@ -9,8 +9,8 @@ from .generator import generator_info
 from .model_file import LoadedModel
 
 PLACEHOLDER_NOTE = (
-    "PLACEHOLDER: this model only stands in for a trained one (metadata placeholder: true); "
-    "its images are not meant to look like anything"
+    "PLACEHOLDER: a preliminary model that stands in until a better-trained one replaces it "
+    "(metadata placeholder: true); its training and quality figures are below"
 )
 
 
