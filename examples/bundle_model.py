@@ -33,7 +33,10 @@ RECIPE_KEYS = ("preset", "batch_size", "lr", "beta1", "beta2", "init", "ema", "e
 @click.option("--placeholder", is_flag=True,
               help="Mark the model as standing in for a properly trained one.")
 @click.option("--samples", type=click.IntRange(2, 16384), default=2048, show_default=True)
-def main(run: Path, data: str, out: Path, placeholder: bool, samples: int) -> None:
+@click.option("--dataset-name", default=None,
+              help="How the metadata names the data (instead of a local folder path).")
+def main(run: Path, data: str, out: Path, placeholder: bool, samples: int,
+         dataset_name: str | None) -> None:
     config = json.loads((run / "config.json").read_text())
     recipe = {k: config[k] for k in RECIPE_KEYS if k in config}
     # The epochs actually trained (a run stopped early has fewer than config.json asked for).
@@ -44,16 +47,18 @@ def main(run: Path, data: str, out: Path, placeholder: bool, samples: int) -> No
         first = export_generator(run, Path(tmp) / "g.onnx")
         images = Generator.load(first.path, provider="cpu").sample(samples, seed=0)
     real = load_dataset(data, progress=False)
+    name = dataset_name or real.name
     result = score(real.images, images, seed=0)
     quality = {
         "swd_x1e3": result["swd"],
         "swd_floor_x1e3": result["floor"],
         "ms_ssim_diversity": result["diversity"],
         "samples": samples,
-        "data": {"name": real.name, "fingerprint": real.fingerprint, "count": len(real)},
+        "data": {"name": name, "fingerprint": real.fingerprint, "count": len(real)},
     }
     report = export_generator(run, out, extra_metadata={
-        "placeholder": placeholder, "quality": quality, "training": {"recipe": recipe}})
+        "placeholder": placeholder, "quality": quality,
+        "training": {"recipe": recipe, "dataset": name}})
     click.echo(str(report))
     click.echo(f"SWD x1e3 mean {result['swd']['mean']:.2f} (floor {result['floor']['mean']:.2f}); "
                f"MS-SSIM diversity {result['diversity']['samples']:.3f} "
