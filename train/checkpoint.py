@@ -22,7 +22,7 @@ import pickle
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import torch
 
@@ -37,8 +37,8 @@ class CheckpointError(Exception):
     """A file that is missing, unreadable, not ours, or does not fit the architecture."""
 
 
-def atomic_save(obj: Any, path: str | os.PathLike) -> None:
-    """torch.save to a temp file in the same folder, fsync, then rename over ``path``.
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> None:
+    """Call ``write`` on a temp file in the same folder, fsync, then rename over ``path``.
 
     A kill at any point leaves either the old file or the new one, never a torn one.
     """
@@ -46,7 +46,7 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -56,6 +56,11 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> None:
+    """torch.save, whole or not at all (see atomic_write)."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def make_checkpoint(

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from .checkpoint import FILENAME as CHECKPOINT
+from .checkpoint import atomic_write
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -30,18 +31,7 @@ class RunFolderError(Exception):
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, lambda f: f.write(data))
 
 
 def default_out() -> Path:
