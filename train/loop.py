@@ -256,10 +256,15 @@ def train(
                 if dist.vote(not _all_finite(g, d))[0]:
                     raise _non_finite("weights", epoch + 1, step, last_saved, out)
                 ckpt_rng = rng_state(shuffle_state=epoch_state, noise_gen=noise_gen, dist=dist)
-                _write(dist, lambda: calibrate_ema() or atomic_save(dict(make_checkpoint(
-                    cfg.model, g, d, generator_ema=ema, opt_g=opt_g, opt_d=opt_d, epoch=epoch,
-                    step=step, config=cfg.to_dict(), dataset=dataset, rng=ckpt_rng,
-                    history=history), partial=partial), out / CHECKPOINT))
+
+                def write_partial() -> None:
+                    calibrate_ema()
+                    atomic_save(dict(make_checkpoint(
+                        cfg.model, g, d, generator_ema=ema, opt_g=opt_g, opt_d=opt_d,
+                        epoch=epoch, step=step, config=cfg.to_dict(), dataset=dataset,
+                        rng=ckpt_rng, history=history), partial=partial), out / CHECKPOINT)
+
+                _write(dist, write_partial)
                 return TrainResult("interrupted", epoch, step, str(device),
                                    history[-1] if history else None, stop.signum)
 
