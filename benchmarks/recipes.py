@@ -66,7 +66,10 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=2048)
     p.add_argument("--bn-latents", type=int, default=8192)
     p.add_argument("--json", help="also write every row as JSON lines to this file")
+    p.add_argument("--plot", help="also plot each run's periodic SWD (metrics.jsonl) to this PNG")
     args = p.parse_args()
+    if args.plot:
+        plot_curves(args.runs, args.plot)
 
     real = load_dataset(args.data, progress=False).images
     rows = []
@@ -94,6 +97,38 @@ def main() -> None:
         print_row(r, markdown=True)
     if args.json:
         Path(args.json).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def plot_curves(specs: list[str], out: str) -> None:
+    """SWD logged during training against the training images seen, one line per run folder."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    floor = None
+    for spec in specs:
+        label, _, path = spec.rpartition("=")
+        metrics = resolve_checkpoint(path).parent / "metrics.jsonl"
+        ckpt = load_checkpoint(path)
+        epoch, batch = ckpt["epoch"], ckpt["config"].get("batch_size", 1)
+        rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+        rows = [r for r in rows if "swd" in r and r["epoch"] <= epoch]
+        if not rows:
+            continue
+        per_epoch = rows[0]["step"] / rows[0]["epoch"] * batch  # images per epoch
+        ax.plot([r["epoch"] * per_epoch / 1000 for r in rows], [r["swd"] for r in rows],
+                marker=".", label=label or path)
+        floor = rows[-1]["swd_floor"]
+    if floor is not None:
+        ax.axhline(floor, color="grey", linestyle="--", label="real vs real")
+    ax.set_yscale("log")
+    ax.set_xlabel("training images seen (thousands)")
+    ax.set_ylabel("SWD ×10³ (1,024 EMA samples)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out)
 
 
 def print_row(r: dict, markdown: bool = False) -> None:

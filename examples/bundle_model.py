@@ -22,7 +22,7 @@ from dcgan.runtime.quality import score
 from dcgan.train.data import load_dataset
 
 RECIPE_KEYS = ("preset", "batch_size", "lr", "beta1", "beta2", "init", "ema", "ema_decay", "flip",
-               "fit", "background", "seed", "g_width", "d_width", "latent_dim")
+               "diffaugment", "fit", "background", "seed", "g_width", "d_width", "latent_dim")
 
 
 @click.command()
@@ -40,8 +40,9 @@ def main(run: Path, data: str, out: Path, placeholder: bool, samples: int,
     config = json.loads((run / "config.json").read_text())
     recipe = {k: config[k] for k in RECIPE_KEYS if k in config}
     # The epochs actually trained (a run stopped early has fewer than config.json asked for).
-    epochs = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
-    recipe["epochs"] = epochs[-1]
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    recipe["epochs"] = rows[-1]["epoch"]
+    recipe["steps"] = max(r.get("step", 0) for r in rows)
 
     with tempfile.TemporaryDirectory() as tmp:
         first = export_generator(run, Path(tmp) / "g.onnx")
