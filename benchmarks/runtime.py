@@ -130,6 +130,25 @@ def ort_settings(onnx_path: Path, quick: bool) -> None:
         for k, t in med.items():
             print(f"   {k:<44} {batch / t:>8.1f} img/s  {base / t:>5.2f}x")
 
+    # Session creation: what saving the optimised graph would take off a cold start.
+    saved = onnx_path.with_suffix(".optimized.onnx")
+    so = session_options(None)
+    so.optimized_model_filepath = str(saved)
+    ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+
+    def create(path: Path, level: str):
+        so = session_options(None)
+        so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+        return lambda: ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+    med = interleaved_medians({"runtime default (EXTENDED)": create(onnx_path, "ORT_ENABLE_EXTENDED"),
+                               "saved optimised graph, optimisation off": create(saved, "ORT_DISABLE_ALL")},
+                              5 if quick else 11)
+    base = med["runtime default (EXTENDED)"]
+    print("\n2b. Session creation, median")
+    for k, t in med.items():
+        print(f"   {k:<44} {t * 1000:>8.1f} ms  {base / t:>5.2f}x")
+
 
 TORCH_JOB = """
 import sys, torch
