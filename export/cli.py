@@ -14,7 +14,7 @@ from dcgan.runtime.command import OneLineErrors
 from .errors import ExportError
 from .onnx_export import DEFAULT_OPSET
 from .precision import DEFAULT_MIN_PSNR, PRECISIONS
-from .pipeline import PendingExport, check_output_path, prepare_discriminator, prepare_generator
+from .pipeline import DEFAULT_BN_LATENTS, PendingExport, check_output_path, prepare_discriminator, prepare_generator
 from .source import load_source, newest_run
 
 # Checked: opsets 18-24 export and pass every check with torch 2.14 and ONNX Runtime 1.32.
@@ -46,8 +46,13 @@ def discriminator_path(out: Path) -> Path:
 @click.option("--min-psnr", metavar="DB", type=float, default=DEFAULT_MIN_PSNR, show_default=True,
               help="Refuse an fp16/int8 model whose PSNR against the fp32 one is lower "
                    "(generator: uint8 images; discriminator: logits).")
+@click.option("--bn-latents", metavar="N", type=click.IntRange(min=0), default=DEFAULT_BN_LATENTS,
+              show_default=True,
+              help="Recompute the generator's BatchNorm statistics over N seeded latents before "
+                   "export, so the eval-mode model matches its weights (0: keep the checkpoint's).")
 def main(out: Path, checkpoint: Path | None, discriminator_out: Path | None, no_discriminator: bool,
-         raw: bool, opset: int, atol: float, no_check: bool, precision: str, min_psnr: float) -> None:
+         raw: bool, opset: int, atol: float, no_check: bool, precision: str, min_psnr: float,
+         bn_latents: int) -> None:
     """Export the generator of a training run to OUT.onnx (and its discriminator beside it),
     check both against PyTorch, and print what was written.
 
@@ -69,7 +74,8 @@ def main(out: Path, checkpoint: Path | None, discriminator_out: Path | None, no_
         options = dict(opset=opset, atol=atol, checks=not no_check, precision=precision, min_psnr=min_psnr)
         pending: list[PendingExport] = []
         try:
-            pending.append(prepare_generator(src, out, ema=False if raw else None, **options))
+            pending.append(prepare_generator(src, out, ema=False if raw else None,
+                                             bn_latents=bn_latents, **options))
             if d_out is not None:
                 pending.append(prepare_discriminator(src, d_out, **options))
             reports = [p.commit() for p in pending]

@@ -23,6 +23,8 @@ from typing import Any, Callable, Sequence
 import onnx
 from torch import nn
 
+from dcgan.train.model import recompute_batchnorm_stats
+
 from .checks import run_checks
 from .errors import ExportError, OutputError, raise_failures
 from .fold import fold_batchnorm
@@ -75,6 +77,11 @@ class PendingExport:
         except FileNotFoundError:
             pass
 
+# Latents per forward pass when BatchNorm statistics are recomputed for the export, and how
+# many dcgan-export uses by default (the Python API's default, 0, keeps the checkpoint's).
+BN_BATCH = 256
+DEFAULT_BN_LATENTS = 4096
+
 
 def export_generator(
     source: "str | os.PathLike | nn.Module | SourceInfo",
@@ -88,12 +95,15 @@ def export_generator(
     fold_bn: bool = True,
     precision: str = "fp32",
     min_psnr: float = DEFAULT_MIN_PSNR,
+    bn_latents: int = 0,
     **variant: int,
 ) -> ExportReport:
     """Export the generator of a checkpoint file, run folder or Generator module to ``out``.
 
     ``ema=None`` uses the EMA weights when the checkpoint has them, False the raw ones,
-    True requires EMA. ``precision``: "fp32", "fp16" or "int8"; a variant whose PSNR against
+    True requires EMA. ``bn_latents`` > 0 first replaces the BatchNorm running statistics by
+    their average over that many seeded latents (recompute_batchnorm_stats, on a copy): the
+    statistics the eval-mode graph bakes in then describe the exported weights. ``precision``: "fp32", "fp16" or "int8"; a variant whose PSNR against
     fp32 is below ``min_psnr`` dB raises QualityError. ``variant``: ``quality_images`` and
     ``calibration_inputs`` (PrecisionOptions). Raises an ExportError subclass; on any failure
     ``out`` is untouched.
@@ -101,7 +111,7 @@ def export_generator(
     return prepare_generator(
         source, out, ema=ema, opset=opset, atol=atol, checks=checks,
         extra_metadata=extra_metadata, fold_bn=fold_bn, precision=precision,
-        min_psnr=min_psnr, **variant,
+        min_psnr=min_psnr, bn_latents=bn_latents, **variant,
     ).commit()
 
 
@@ -130,15 +140,24 @@ def export_discriminator(
 
 def prepare_generator(source, out, *, ema=None, opset=DEFAULT_OPSET, atol=1e-4, checks=True,
                       extra_metadata=None, fold_bn=True, steps: Sequence[ModelStep] = (),
-                      precision="fp32", min_psnr=DEFAULT_MIN_PSNR, **variant: int) -> PendingExport:
+                      precision="fp32", min_psnr=DEFAULT_MIN_PSNR, bn_latents: int = 0,
+                      **variant: int) -> PendingExport:
     options = PrecisionOptions(precision, min_psnr, **variant)
     out = check_output_path(out)
     _check_atol(atol)
+    if bn_latents < 0:
+        raise ValueError(f"bn_latents must be 0 or more, got {bn_latents}")
     src = load_source(source)
     generator, used_ema = build_generator(src, ema)
     cfg = src.config
+    if bn_latents:
+        generator = copy.deepcopy(generator)
+        recompute_batchnorm_stats(generator, cfg.latent_dim, samples=bn_latents,
+                                  batch_size=min(BN_BATCH, bn_latents), seed=0)
     spec = generator_spec(cfg.latent_dim, cfg.channels, cfg.image_size)
     meta = build_metadata(spec, src, ema=used_ema, precision=precision, extra=extra_metadata)
+    # How the BatchNorm statistics baked into the graph were made (0: those of the checkpoint).
+    meta["bn_statistics_latents"] = bn_latents
     return _prepare(generator, spec, out, meta, opset=opset, atol=atol, checks=checks,
                     fold_bn=fold_bn, steps=steps, ema=used_ema, options=options,
                     variant_inputs=lambda: generator_inputs(spec, options))

@@ -123,6 +123,29 @@ def test_module_source_is_exported_without_changing_its_mode(tmp_path):
         export_generator(d, tmp_path / "x.onnx")
 
 
+def test_bn_latents_replace_stale_batchnorm_statistics_on_a_copy(tmp_path):
+    g, _, _ = trained_like_models()
+    z = torch.randn(256, g.cfg.latent_dim, 1, 1, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        batch_stats = g.train()(z).numpy()  # what train-mode BatchNorm draws
+    g.eval()
+    bns = [m for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in bns:  # statistics that no longer describe the weights, as after a fast-moving run
+        m.running_mean.fill_(3.0)
+        m.running_var.fill_(50.0)
+    stale = export_generator(g, tmp_path / "stale.onnx")
+    fresh = export_generator(g, tmp_path / "fresh.onnx", bn_latents=512)
+    assert all(float(m.running_var.mean()) == 50.0 for m in bns)  # the caller's module is untouched
+    assert stale.metadata["bn_statistics_latents"] == 0
+    assert fresh.metadata["bn_statistics_latents"] == 512
+    assert max(fresh.parity.values()) <= 1e-4  # checked against the recomputed network
+    err_stale = np.abs(_run(stale.path, z.numpy()) - batch_stats).mean()
+    err_fresh = np.abs(_run(fresh.path, z.numpy()) - batch_stats).mean()
+    assert err_fresh < 0.2 * err_stale, (err_fresh, err_stale)
+    with pytest.raises(ValueError, match="bn_latents"):
+        export_generator(g, tmp_path / "x.onnx", bn_latents=-1)
+
+
 def test_unfolded_export_keeps_batchnorm_and_still_matches(small_run, tmp_path):
     r = export_generator(small_run, tmp_path / "g.onnx", fold_bn=False)
     assert r.op_counts.get("BatchNormalization") == 4 and not r.bn_folded

@@ -161,6 +161,7 @@ def test_no_runs_folder(tmp_path, monkeypatch):
         (["{d}/model.onnx", "--atol", "-1e-3"], "--atol"),
         (["{d}/model.onnx", "--atol", "tiny"], "--atol"),
         (["{d}/model.onnx", "--opset", "11"], "--opset"),
+        (["{d}/model.onnx", "--bn-latents", "-1"], "--bn-latents"),
         (["{d}/model.onnx", "--no-discriminator", "--discriminator-out", "{d}/d.onnx"], "exclude each other"),
         (["{d}/model.onnx", "--discriminator-out", "{d}/model.onnx"], "same file"),
         ([], "missing argument"),
