@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from dcgan.export import export_generator
+from dcgan.export.pipeline import DEFAULT_BN_LATENTS
 from dcgan.runtime.generator import Generator
 from dcgan.runtime.quality import score
 from dcgan.train.data import load_dataset
@@ -33,9 +34,11 @@ RECIPE_KEYS = ("preset", "batch_size", "lr", "beta1", "beta2", "init", "ema", "e
 @click.option("--placeholder", is_flag=True,
               help="Mark the model as standing in for a properly trained one.")
 @click.option("--samples", type=click.IntRange(2, 16384), default=2048, show_default=True)
+@click.option("--bn-latents", type=click.IntRange(min=0), default=DEFAULT_BN_LATENTS, show_default=True,
+              help="Latents the BatchNorm statistics are recomputed over (as dcgan-export).")
 @click.option("--dataset-name", default=None,
               help="How the metadata names the data (instead of a local folder path).")
-def main(run: Path, data: str, out: Path, placeholder: bool, samples: int,
+def main(run: Path, data: str, out: Path, placeholder: bool, samples: int, bn_latents: int,
          dataset_name: str | None) -> None:
     config = json.loads((run / "config.json").read_text())
     recipe = {k: config[k] for k in RECIPE_KEYS if k in config}
@@ -45,7 +48,7 @@ def main(run: Path, data: str, out: Path, placeholder: bool, samples: int,
     recipe["steps"] = max(r.get("step", 0) for r in rows)
 
     with tempfile.TemporaryDirectory() as tmp:
-        first = export_generator(run, Path(tmp) / "g.onnx")
+        first = export_generator(run, Path(tmp) / "g.onnx", bn_latents=bn_latents)
         images = Generator.load(first.path, provider="cpu").sample(samples, seed=0)
     real = load_dataset(data, progress=False)
     name = dataset_name or real.name
@@ -57,7 +60,7 @@ def main(run: Path, data: str, out: Path, placeholder: bool, samples: int,
         "samples": samples,
         "data": {"name": name, "fingerprint": real.fingerprint, "count": len(real)},
     }
-    report = export_generator(run, out, extra_metadata={
+    report = export_generator(run, out, bn_latents=bn_latents, extra_metadata={
         "placeholder": placeholder, "quality": quality,
         "training": {"recipe": recipe, "dataset": name}})
     click.echo(str(report))

@@ -15,7 +15,9 @@ OPS = ("color", "translation", "cutout")
 
 
 def parse_policy(text: str) -> tuple[str, ...]:
-    """"color,translation,cutout" -> ("color", "translation", "cutout"); "" -> ()."""
+    """"color,translation,cutout" -> ("color", "translation", "cutout"); "" or "none" -> ()."""
+    if text.strip().lower() == "none":
+        return ()
     ops = tuple(op.strip() for op in text.split(",") if op.strip())
     unknown = [op for op in ops if op not in OPS]
     if unknown:

@@ -86,13 +86,18 @@ def test_a_run_then_resume_to_a_larger_total(tmp_path):
     # the seed's closing line
     assert first.stdout.strip().splitlines()[-1].endswith("examples/sec on cpu")
     config = json.loads((out / "config.json").read_text())
-    assert config["seed"] == 3 and config["lr"] == 0.005 and config["epochs"] == 1
+    assert config["seed"] == 3 and config["epochs"] == 1
+    # the default recipe: the best-scoring one on the sprites (docs/results.md)
+    assert config["preset"] == "small-data" and config["lr"] == 2e-4 and config["init"] == "dcgan"
+    assert config["flip"] and config["ema"] and config["diffaugment"] == "color,translation,cutout"
 
     assert_one_line_error(invoke(*SMALL, "--epochs", "2", "--out", out), "--resume")
     assert_one_line_error(invoke("--resume", "--out", out, "--epochs", "2", "--g-width", "8"),
                           "--g-width 8", "architecture")
     assert_one_line_error(invoke("--resume", "--out", out, "--epochs", "2", "--lr", "0.1"),
                           "--lr")
+    assert_one_line_error(invoke("--resume", "--out", out, "--epochs", "2", "--no-flip"),
+                          "--flip False", "training recipe")
 
     again = invoke("--resume", "--out", out, "--epochs", "2", "--threads", "1")
     assert again.exit_code == 0, again.output
@@ -109,6 +114,25 @@ def test_resume_refuses_other_images(tmp_path):
     assert invoke(*SMALL, "--epochs", "1", "--out", out).exit_code == 0
     result = invoke("--resume", "--out", out, "--epochs", "2", "--data", "fake:48")
     assert_one_line_error(result, "differs")
+
+
+def test_options_switch_off_what_the_default_preset_switches_on(tmp_path):
+    out = tmp_path / "run"
+    result = invoke(*SMALL, "--epochs", "1", "--no-flip", "--no-ema", "--diffaugment", "none",
+                    "--out", out)
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert (config["flip"], config["ema"], config["diffaugment"]) == (False, False, "")
+    assert config["lr"] == 2e-4  # the rest of the preset stays
+
+
+def test_preset_seed_is_the_d2l_recipe(tmp_path):
+    out = tmp_path / "run"
+    result = invoke(*SMALL, "--preset", "seed", "--epochs", "1", "--out", out)
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert (config["lr"], config["init"], config["flip"], config["ema"], config["diffaugment"]) \
+        == (0.005, "seed", False, False, "")
 
 
 def test_preset_dcgan_sets_its_recipe(tmp_path):
