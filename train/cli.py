@@ -64,7 +64,7 @@ class OneLineErrors(click.Command):
 @click.option("--resume", is_flag=True, help="Continue the run in --out up to --epochs in total.")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=DEFAULT_PRESET,
               help="Recipe defaults: small-data = lr 2e-4, batch 64, dcgan init, --flip, --ema, "
-                   "--diffaugment color,translation,cutout, 300 epochs (the best on the Pokémon "
+                   "--diffaugment color,translation,cutout, 340 epochs (the best on the Pokémon "
                    "sprites); dcgan = lr 2e-4, batch 128, dcgan init (the DCGAN paper); "
                    "seed = lr 0.005, batch 256, seed init (the d2l chapter). The last two use "
                    "no flips, EMA or DiffAugment, and 20 epochs. Options below override it.")

@@ -18,7 +18,7 @@ _PLAIN = {"flip": False, "ema": False, "diffaugment": ""}
 PRESETS: dict[str, dict] = {
     "seed": {"lr": 0.005, "batch_size": 256, "epochs": 20, "init": "seed", **_PLAIN},
     "dcgan": {"lr": 2e-4, "batch_size": 128, "epochs": 20, "init": "dcgan", **_PLAIN},
-    "small-data": {"lr": 2e-4, "batch_size": 64, "epochs": 300, "init": "dcgan", "flip": True,
+    "small-data": {"lr": 2e-4, "batch_size": 64, "epochs": 340, "init": "dcgan", "flip": True,
                    "ema": True, "diffaugment": "color,translation,cutout"},
 }
 DEFAULT_PRESET = "small-data"

@@ -144,6 +144,21 @@ def test_bundled_resource_is_the_packaged_pokemon_model():
     assert g.model.bundled and g.sample(1).shape == (1, *g.image_shape)
 
 
+def test_bundled_model_ships_with_its_score_floor_and_recipe():
+    res = bundled_model()
+    if not res.is_file():
+        pytest.skip("no bundled model in this checkout yet")
+    assert res.stat().st_size <= 15 * 10**6
+    info = Generator.load(provider="cpu").info
+    assert not info.placeholder
+    quality, training = info.raw["quality"], info.raw["training"]
+    swd, floor = quality["swd_x1e3"]["mean"], quality["swd_floor_x1e3"]["mean"]
+    # a trained generator: far from uniform noise (~183) and within 2x of the real-vs-real floor
+    assert 0 < floor < swd < 2 * floor
+    recipe = training["recipe"]
+    assert recipe["diffaugment"] and recipe["ema"] and recipe["epochs"] >= 200
+
+
 def test_to_uint8_maps_the_output_range_and_rounds():
     x = np.array([-1.0, -0.999, 0.0, 1.0, 1.5, -7.0], dtype=np.float32).reshape(1, 1, 1, 6)
     # (1, C=1, H=1, W=6) -> (1, 1, 6, 1)
