@@ -8,6 +8,7 @@ on a Gloo group so that reading them never waits on the GPU.
 """
 from __future__ import annotations
 
+import gc
 import inspect
 import os
 from dataclasses import dataclass
@@ -126,8 +127,17 @@ def start(device_name: str, timeout_min: float = 30.0) -> tuple[Distributed, tor
 
 
 def stop(ctx: Distributed) -> None:
+    """Tear the process groups down while the interpreter is whole.
+
+    DDP's reducer holds the group and pending Gloo work, often inside reference cycles; if
+    they survive until interpreter shutdown, Gloo's worker threads are destroyed unjoined
+    there and the process aborts ("terminate called without an active exception"). Collect
+    them first, so destroy_process_group really frees the groups.
+    """
     if ctx.enabled and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
+        gc.collect()
 
 
 def wrap_ddp(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
