@@ -14,7 +14,13 @@ from dcgan.runtime.command import OneLineErrors
 from .errors import ExportError
 from .onnx_export import DEFAULT_OPSET
 from .precision import DEFAULT_MIN_PSNR, PRECISIONS
-from .pipeline import DEFAULT_BN_LATENTS, PendingExport, check_output_path, prepare_discriminator, prepare_generator
+from .pipeline import (
+    DEFAULT_BN_LATENTS,
+    PendingExport,
+    check_output_path,
+    prepare_discriminator,
+    prepare_generator,
+)
 from .source import load_source, newest_run
 
 # Checked: opsets 18-24 export and pass every check with torch 2.14 and ONNX Runtime 1.32.
