@@ -27,10 +27,8 @@ import argparse
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +44,8 @@ from dcgan.runtime import Generator
 from dcgan.runtime.providers import session_options
 from dcgan.train.checkpoint import atomic_save, make_checkpoint
 from dcgan.train.model import ModelConfig, build_models
+
+from timing import interleaved_medians
 
 BATCH = 256
 SIMD_PEAK_C = Path(__file__).with_name("simd_peak.c")
@@ -177,19 +177,6 @@ def flops_per_image(cfg: ModelConfig) -> tuple[float, float]:
 
 
 # --- timing --------------------------------------------------------------------------------
-
-
-def interleaved_medians(fns: dict, reps: int) -> dict[str, float]:
-    for fn in fns.values():
-        fn()  # warm-up
-    times = {k: [] for k in fns}
-    for _ in range(reps):
-        for k, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
-
 
 THREADS: int | None = None  # --threads; None: the runtime's default (one per core)
 

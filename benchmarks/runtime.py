@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,8 @@ import torch
 
 from dcgan.runtime import Generator
 from dcgan.runtime.providers import session_options
+
+from timing import interleaved_medians
 from dcgan.train.model import Generator as TorchGenerator
 from dcgan.train.model import ModelConfig, init_weights
 
@@ -66,18 +67,6 @@ def torch_sample(g: TorchGenerator, n: int, seed: int) -> np.ndarray:
     with torch.inference_mode():
         x = g(z)
         return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
-
-
-def interleaved_medians(fns: dict, reps: int) -> dict[str, float]:
-    for fn in fns.values():
-        fn()  # warm-up: allocator, thread pools, first-run kernels
-    times = {k: [] for k in fns}
-    for _ in range(reps):
-        for k, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def parity(g: TorchGenerator, ort_gen: Generator) -> int:

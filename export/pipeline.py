@@ -77,6 +77,7 @@ class PendingExport:
         except FileNotFoundError:
             pass
 
+
 # Latents per forward pass when BatchNorm statistics are recomputed for the export, and how
 # many dcgan-export uses by default (the Python API's default, 0, keeps the checkpoint's).
 BN_BATCH = 256
@@ -103,8 +104,9 @@ def export_generator(
     ``ema=None`` uses the EMA weights when the checkpoint has them, False the raw ones,
     True requires EMA. ``bn_latents`` > 0 first replaces the BatchNorm running statistics by
     their average over that many seeded latents (recompute_batchnorm_stats, on a copy): the
-    statistics the eval-mode graph bakes in then describe the exported weights. ``precision``: "fp32", "fp16" or "int8"; a variant whose PSNR against
-    fp32 is below ``min_psnr`` dB raises QualityError. ``variant``: ``quality_images`` and
+    statistics the eval-mode graph bakes in then describe the exported weights.
+    ``precision``: "fp32", "fp16" or "int8"; a variant whose PSNR against fp32 is below
+    ``min_psnr`` dB raises QualityError. ``variant``: ``quality_images`` and
     ``calibration_inputs`` (PrecisionOptions). Raises an ExportError subclass; on any failure
     ``out`` is untouched.
     """

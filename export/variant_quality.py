@@ -32,13 +32,10 @@ from dcgan.runtime.quality import swd
 RUN_BATCH = 64
 
 
-@dataclass(frozen=True)
-class ImageQuality:
-    precision: str
-    images: int
+class _AgainstFp32:
+    """What both kinds of figures share: the PSNR the gate reads (None: identical outputs)."""
+
     psnr_db: float | None
-    max_abs_error: int
-    swd_x1e3: float
 
     @property
     def gate_db(self) -> float:
@@ -46,6 +43,15 @@ class ImageQuality:
 
     def as_metadata(self) -> dict:
         return {"reference": "fp32", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class ImageQuality(_AgainstFp32):
+    precision: str
+    images: int
+    psnr_db: float | None
+    max_abs_error: int
+    swd_x1e3: float
 
     def summary(self) -> str:
         psnr = "identical" if self.psnr_db is None else f"PSNR {self.psnr_db:.1f} dB"
@@ -54,19 +60,12 @@ class ImageQuality:
 
 
 @dataclass(frozen=True)
-class LogitQuality:
+class LogitQuality(_AgainstFp32):
     precision: str
     images: int
     psnr_db: float | None
     max_abs_diff: float
     rank_correlation: float
-
-    @property
-    def gate_db(self) -> float:
-        return math.inf if self.psnr_db is None else self.psnr_db
-
-    def as_metadata(self) -> dict:
-        return {"reference": "fp32", **asdict(self)}
 
     def summary(self) -> str:
         psnr = "identical" if self.psnr_db is None else f"logit PSNR {self.psnr_db:.1f} dB"

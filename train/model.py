@@ -148,9 +148,8 @@ def recompute_batchnorm_stats(
         m.momentum = None
     rng = torch.Generator(device).manual_seed(seed)
     generator.train()
-    with torch.no_grad():
-        for _ in range(max(1, samples // batch_size)):
-            generator(torch.randn(batch_size, latent_dim, 1, 1, generator=rng, device=device))
+    for _ in range(max(1, samples // batch_size)):
+        generator(torch.randn(batch_size, latent_dim, 1, 1, generator=rng, device=device))
     for m, momentum in zip(bns, momenta):
         m.momentum = momentum
     generator.eval()
