@@ -1,5 +1,8 @@
-"""The export pipeline: source -> fold -> trace -> (model steps) -> metadata -> temp file ->
-checks -> rename.
+"""The export pipeline: source -> fold -> trace -> (model steps) -> precision form -> metadata
+-> temp file -> checks -> rename.
+
+The precision form of fp32 is the traced graph with a generator's first layer as one Gemm
+over the batch (latent_gemm.py).
 
 A model step is a function ModelProto -> ModelProto applied between tracing and the metadata.
 A reduced-precision variant (``precision="fp16"`` or ``"int8"``, precision.py) is made after
@@ -214,6 +217,8 @@ def _prepare(net: nn.Module, spec: NetSpec, out: Path, meta: dict[str, Any], *, 
         if calibration:
             figures["calibration"] = calibration
         meta = merge(meta, {"precision": options.precision, "quality_vs_fp32": figures})
+    else:
+        model = make_variant(model, spec, "fp32", None)
     t_variant = time.perf_counter()
     stored_meta = attach_metadata(model, meta)
 

@@ -1,7 +1,8 @@
 """Reduced-precision variants (fp16, int8) of an exported network, and the quality gate.
 
-    fp32  the traced graph as it is (the reference)
-    fp16  float16 weights and arithmetic, float32 input and output (float16.py)
+    fp32  the traced graph (the reference); a generator's first layer as a Gemm (latent_gemm.py)
+    fp16  the fp32 form with float16 weights and arithmetic, float32 input and output
+          (float16.py)
     int8  QDQ static quantization (quantize.py); the generator first goes to sub-pixel form
           (subpixel.py), because ONNX Runtime has int8 kernels for Conv, not ConvTranspose
 
@@ -30,6 +31,7 @@ from dcgan.runtime.latents import latents_for_seeds
 
 from .errors import QualityError
 from .float16 import to_float16
+from .latent_gemm import latent_layer_as_gemm
 from .onnx_export import NetSpec
 from .quantize import quantize_int8
 from .subpixel import rewrite_subpixel
@@ -101,12 +103,12 @@ def discriminator_inputs(spec: NetSpec, options: PrecisionOptions, generator: nn
 
 
 def make_variant(model: onnx.ModelProto, spec: NetSpec, precision: str,
-                 calibration: np.ndarray) -> onnx.ModelProto:
-    """The ``precision`` copy of the fp32 ``model``."""
-    if precision == "fp32":
-        return model
-    if precision == "fp16":
-        return to_float16(model)
+                 calibration: np.ndarray | None) -> onnx.ModelProto:
+    """The ``precision`` form of the traced fp32 ``model``, as it is written. A generator's
+    first layer becomes a Gemm in fp32 and fp16 (latent_gemm.py)."""
+    if precision in ("fp32", "fp16"):
+        fast = latent_layer_as_gemm(model) if spec.role == "generator" else model
+        return fast if precision == "fp32" else to_float16(fast)
     if spec.role == "generator":
         return quantize_int8(rewrite_subpixel(model), spec.input_name, calibration)
     # The discriminator's last convolution (512 x 16 multiply-adds per image) stays float:

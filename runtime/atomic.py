@@ -6,23 +6,27 @@ was at the path before untouched.
 from __future__ import annotations
 
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from .errors import OutputError
 
-_UMASK: int | None = None
+# Temp names are made here rather than with tempfile.mkstemp: importing tempfile (and the
+# random and hashlib modules it loads) took ~3 ms of dcgan-gen's cold start. O_EXCL makes the
+# name ours; the mode 0o666 lets the umask give the file a normal open()'s permissions.
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
-def _umask() -> int:
-    # mkstemp creates files 0600; the final file should get the permissions of a normal open().
-    global _UMASK
-    if _UMASK is None:
-        _UMASK = os.umask(0)
-        os.umask(_UMASK)
-    return _UMASK
+def _create_temp(final: Path) -> Path:
+    for _ in range(100):
+        tmp = final.parent / f".{final.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        try:
+            os.close(os.open(tmp, _TMP_FLAGS, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temp file name beside {final}")
 
 
 def check_writable_file(path: str | os.PathLike) -> Path:
@@ -44,14 +48,9 @@ class PendingFile:
     def __init__(self, path: str | os.PathLike):
         self.final = Path(path)
         try:
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{self.final.name}.", suffix=".tmp", dir=self.final.parent
-            )
+            self.tmp = _create_temp(self.final)
         except OSError as e:
-            raise OutputError(f"cannot write {self.final}: {e.strerror}") from None
-        os.fchmod(fd, 0o666 & ~_umask())
-        os.close(fd)
-        self.tmp = Path(tmp)
+            raise OutputError(f"cannot write {self.final}: {e.strerror or e}") from None
 
     def commit(self) -> None:
         os.replace(self.tmp, self.final)

@@ -6,6 +6,8 @@ make_grid: ``nrow`` images per row, ``padding`` pixels around every tile.
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -14,11 +16,10 @@ import numpy as np
 from .atomic import PendingFile, atomic_path
 from .errors import OutputError
 
-# Pillow format name and save options per extension. PNG level 3 instead of Pillow's 6: on a
-# 21-image grid it encodes about 3x faster (a sixth of dcgan-gen's cold start at level 6) for
-# files ~9% larger.
+# Format name and Pillow save options per extension. PNG is written by encode_png below, not
+# Pillow: importing Pillow and its format plugins took ~20 ms of dcgan-gen's ~220 ms cold start.
 IMAGE_FORMATS = {
-    ".png": ("PNG", {"compress_level": 3}),
+    ".png": ("PNG", {}),
     ".jpg": ("JPEG", {"quality": 95}),
     ".jpeg": ("JPEG", {"quality": 95}),
     ".webp": ("WEBP", {"quality": 95}),
@@ -100,11 +101,50 @@ def make_grid(images: np.ndarray, nrow: int = 7, padding: int = 2, pad_value: in
     return canvas.pixels
 
 
+# PNG colour type per channel count: grey, grey+alpha, RGB, RGBA.
+_PNG_COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def encode_png(pixels: np.ndarray, level: int = 3) -> bytes:
+    """A PNG file of one uint8 (H, W, C) image, C in 1-4, with the standard library's zlib.
+
+    Every row uses the "Up" filter (difference to the row above), vectorised: ~1% smaller
+    files than no filtering on a 21-image grid. zlib level 3: 3-5 ms for that grid, where
+    level 6 took 4-20 ms (smooth images are the slow case) for files 2-8% smaller.
+    """
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in _PNG_COLOUR_TYPE:
+        raise ValueError(f"expected a uint8 (H, W, 1-4) image, got {pixels.dtype} {pixels.shape}")
+    h, w, c = pixels.shape
+    if h == 0 or w == 0:
+        raise ValueError(f"a PNG needs at least one pixel, got {h}x{w}")
+    rows = np.ascontiguousarray(pixels).reshape(h, w * c)
+    raw = np.empty((h, w * c + 1), dtype=np.uint8)
+    raw[:, 0] = 2  # filter type Up; the first row is filtered against zeros
+    raw[:, 1:] = rows
+    raw[1:, 1:] -= rows[:-1]  # uint8 arithmetic wraps modulo 256, as PNG's filters do
+    header = struct.pack(">IIBBBBB", w, h, 8, _PNG_COLOUR_TYPE[c], 0, 0, 0)
+    return b"".join((
+        b"\x89PNG\r\n\x1a\n",
+        _png_chunk(b"IHDR", header),
+        _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), level)),
+        _png_chunk(b"IEND", b""),
+    ))
+
+
 def save_image(pixels: np.ndarray, path: str | os.PathLike) -> None:
     """One uint8 (H, W, C) image, format by extension, written atomically."""
+    ext = extension(path, tuple(IMAGE_FORMATS))
+    if ext == ".png":
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                f.write(encode_png(pixels))
+        return
     from PIL import Image
 
-    ext = extension(path, tuple(IMAGE_FORMATS))
     fmt, options = IMAGE_FORMATS[ext]
     arr = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
     with atomic_path(path) as tmp:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-import tempfile
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -154,6 +153,8 @@ def captured_native_stderr(enabled: bool = True) -> Iterator[list[str]]:
     if not enabled:
         yield out
         return
+    import tempfile  # only GPU sessions come here: keep it off the CPU cold start
+
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as sink:
@@ -189,8 +190,10 @@ def session_options(threads: int | None = None):
     return so
 
 
-def create_session(model: bytes, requested: str = "auto", threads: int | None = None):
-    """An InferenceSession on the best provider the request allows; returns (session, choice)."""
+def create_session(model: bytes | str, requested: str = "auto", threads: int | None = None):
+    """An InferenceSession on the best provider the request allows; returns (session, choice).
+
+    ``model``: the model's bytes, or the path of its file."""
     import onnxruntime as ort
 
     ort.set_default_logger_severity(ORT_LOG_SEVERITY)
@@ -215,4 +218,6 @@ def ort_message(e: Exception) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     if text.startswith("[ONNXRuntimeError]"):
         text = text.split(" : ")[-1]
+    if text.startswith("Load model from ") and " failed:" in text:
+        text = text.split(" failed:", 1)[1].strip()  # the path is shown by the caller already
     return text[:200]

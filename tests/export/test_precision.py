@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from dcgan.export import QualityError, export_discriminator, export_generator, prepare_generator
 from dcgan.export.cli import main
 from dcgan.export.float16 import to_float16
+from dcgan.export.latent_gemm import LatentGemmError, latent_layer_as_gemm
 from dcgan.export.subpixel import SubpixelError, rewrite_subpixel
 from dcgan.runtime import Discriminator, Generator
 from dcgan.runtime.metadata import METADATA_KEY
@@ -39,6 +40,16 @@ def fp32_graph(small_run, tmp_path_factory):
     model = onnx.load(str(pending.temp))
     pending.discard()
     return model
+
+
+@pytest.fixture(scope="module")
+def traced_graph(small_run, tmp_path_factory):
+    """The same generator as traced, before the fp32 form's graph pass (a model step sees it)."""
+    seen = []
+    pending = prepare_generator(small_run, tmp_path_factory.mktemp("traced") / "g.onnx", checks=False,
+                                steps=[lambda m: seen.append(m) or m])
+    pending.discard()
+    return seen[0]
 
 
 @pytest.fixture(scope="module", params=["fp16", "int8"])
@@ -142,6 +153,44 @@ def test_subpixel_rewrite_computes_the_same_images_without_conv_transpose(fp32_g
     want = _run(fp32_graph, z)
     assert np.abs(want).max() > 0.05  # a generator whose output carries signal
     np.testing.assert_allclose(_run(rewritten, z), want, atol=1e-5)
+
+
+def test_latent_layer_becomes_one_gemm_with_the_same_images_and_a_symbolic_batch(traced_graph, fp32_graph):
+    first = lambda m: [n.op_type for n in m.graph.node][:3]  # noqa: E731
+    assert first(traced_graph)[0] == "ConvTranspose"
+    assert first(fp32_graph) == ["Flatten", "Gemm", "Reshape"]  # what an fp32 export writes
+    onnx.checker.check_model(fp32_graph, full_check=True)
+    assert sum(n.op_type == "ConvTranspose" for n in fp32_graph.graph.node) == sum(
+        n.op_type == "ConvTranspose" for n in traced_graph.graph.node) - 1
+    bare = onnx.ModelProto()
+    bare.CopyFrom(fp32_graph)
+    del bare.graph.value_info[:]
+    bare.graph.output[0].type.tensor_type.ClearField("shape")
+    inferred = onnx.shape_inference.infer_shapes(bare, strict_mode=True)
+    dims = inferred.graph.output[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "batch" and [d.dim_value for d in dims[1:]] == [3, 64, 64]
+    for batch in (1, 7):
+        z = np.random.default_rng(batch).standard_normal((batch, 100, 1, 1), dtype=np.float32)
+        want = _run(traced_graph, z)
+        assert np.abs(want).max() > 0.05
+        np.testing.assert_allclose(_run(fp32_graph, z), want, atol=1e-5)
+
+
+def test_latent_gemm_refuses_a_graph_without_a_transposed_convolution_of_the_latent(fp32_graph):
+    with pytest.raises(LatentGemmError, match="one ConvTranspose"):
+        latent_layer_as_gemm(fp32_graph)  # already in Gemm form
+
+
+def test_subpixel_rewrite_reads_either_form_of_the_first_layer(traced_graph, fp32_graph):
+    z = np.random.default_rng(2).standard_normal((4, 100, 1, 1), dtype=np.float32)
+    np.testing.assert_allclose(_run(rewrite_subpixel(fp32_graph), z),
+                               _run(rewrite_subpixel(traced_graph), z), atol=1e-5)
+    broken = onnx.ModelProto()
+    broken.CopyFrom(fp32_graph)
+    gemm = next(n for n in broken.graph.node if n.op_type == "Gemm")
+    gemm.attribute.append(onnx.helper.make_attribute("transB", 1))
+    with pytest.raises(SubpixelError, match="plain Gemm"):
+        rewrite_subpixel(broken)
 
 
 def test_subpixel_rewrite_refuses_a_graph_it_does_not_understand(fp32_graph):

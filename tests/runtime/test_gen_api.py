@@ -135,6 +135,23 @@ def test_missing_bundled_model_says_to_pass_a_model(monkeypatch, tmp_path):
         Generator.load()
 
 
+def test_bundled_model_inside_a_zip_loads_from_its_bytes(monkeypatch, tmp_path):
+    # a zipped install has no file ONNX Runtime could open: the bytes are passed instead
+    import zipfile
+
+    from dcgan.runtime import model_file
+
+    archive = tmp_path / "site.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(GEN, f"dcgan/runtime/models/{BUNDLED_MODEL}")
+    monkeypatch.setattr(model_file, "bundled_model",
+                        lambda: zipfile.Path(archive, f"dcgan/runtime/models/{BUNDLED_MODEL}"))
+    g = Generator.load(provider="cpu")
+    assert g.model.bundled and g.model.size_bytes == GEN.stat().st_size
+    assert g.sha256 == hashlib.sha256(GEN.read_bytes()).hexdigest()
+    assert g.sample(2).shape == (2, *g.image_shape)
+
+
 def test_bundled_resource_is_the_packaged_pokemon_model():
     res = bundled_model()
     assert res.name == "dcgan-pokemon.onnx" and res.parent.name == "models"

@@ -1,6 +1,7 @@
 """Grids and files: geometry, formats by extension, atomic writes, size caps."""
 from __future__ import annotations
 
+import io
 import os
 import stat
 
@@ -8,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dcgan.runtime import atomic
 from dcgan.runtime import images as images_mod
 from dcgan.runtime.errors import OutputError
 from dcgan.runtime.images import NpyWriter, check_grid, make_grid, save_gif, save_grid
@@ -71,30 +71,51 @@ def test_upper_case_extension_is_fine(tmp_path):
     assert Image.open(tmp_path / "G.PNG").format == "PNG"
 
 
-def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
-    target = tmp_path / "g.png"
+@pytest.mark.parametrize("ext", [".png", ".jpg"])
+def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch, ext):
+    target = tmp_path / f"g{ext}"
     target.write_bytes(b"previous grid")
 
-    def boom(self, *a, **k):
+    def boom(*a, **k):
         raise OSError(28, "No space left on device")
 
+    # PNG is encoded by the package itself, the other formats by Pillow
+    monkeypatch.setattr(images_mod, "encode_png", boom)
     monkeypatch.setattr(Image.Image, "save", boom)
     with pytest.raises(OSError):
         save_grid(tiles(3), target)
     assert target.read_bytes() == b"previous grid"
-    assert os.listdir(tmp_path) == ["g.png"]
+    assert os.listdir(tmp_path) == [target.name]
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (5, 3, 2), (7, 130, 3), (64, 9, 4)])
+def test_png_encoder_round_trips_every_channel_count(shape):
+    # extreme values next to each other exercise the filter's modulo-256 differences
+    rng = np.random.default_rng(sum(shape))
+    px = rng.choice(np.array([0, 1, 127, 128, 254, 255], dtype=np.uint8), size=shape)
+    with Image.open(io.BytesIO(images_mod.encode_png(px))) as im:
+        assert im.format == "PNG" and im.size == (shape[1], shape[0])
+        assert im.mode == {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[shape[2]]
+        back = np.asarray(im)
+    assert np.array_equal(back.reshape(shape), px)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4, 3), np.float32), np.zeros((4, 4), np.uint8),
+                                 np.zeros((4, 4, 5), np.uint8), np.zeros((0, 4, 3), np.uint8)])
+def test_png_encoder_refuses_what_png_cannot_hold(bad):
+    with pytest.raises(ValueError):
+        images_mod.encode_png(bad)
 
 
 def test_written_files_get_normal_permissions(tmp_path):
-    # temp files are created 0600; the result must not stay private to the owner
-    old = os.umask(0o022)
-    try:
-        atomic._UMASK = None
-        save_grid(tiles(1), tmp_path / "g.png")
-    finally:
-        os.umask(old)
-        atomic._UMASK = None
-    assert stat.S_IMODE((tmp_path / "g.png").stat().st_mode) == 0o644
+    # the result gets the permissions a plain open() would give under the umask, both ways
+    for umask, mode in ((0o022, 0o644), (0o077, 0o600)):
+        old = os.umask(umask)
+        try:
+            save_grid(tiles(1), tmp_path / f"g{umask}.png")
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE((tmp_path / f"g{umask}.png").stat().st_mode) == mode
 
 
 def test_grid_caps(tmp_path):

@@ -105,3 +105,17 @@ def test_console_script_runs_with_torch_blocked_by_sitecustomize(tmp_path):
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert np.load(tmp_path / "g.npy").shape == (4, 64, 64, 3)
+
+
+def test_a_png_grid_needs_no_pillow(tmp_path):
+    # PNG is encoded with zlib: the default job must not pay Pillow's import at cold start
+    out = tmp_path / "grid.png"
+    code = "import sys\nsys.modules['PIL'] = None\n" + textwrap.dedent(f"""
+        from dcgan.runtime.cli import main
+        main(['--model', {str(GEN)!r}, '--n', '5', '--nrow', '5', '--out', {str(out)!r}, '-q'])
+    """)
+    r = python(code, tmp_path)
+    assert r.returncode == 0, r.stderr
+    with Image.open(out) as im:
+        assert im.size == (5 * 66 + 2, 66 + 2)
+        assert np.asarray(im).std() > 10
