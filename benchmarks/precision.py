@@ -41,7 +41,7 @@ from dcgan.export.precision import generator_inputs, PrecisionOptions
 from dcgan.export.quantize import quantize_int8
 from dcgan.export.subpixel import rewrite_subpixel
 from dcgan.runtime import Generator
-from dcgan.runtime.providers import session_options
+from dcgan.runtime.providers import busy_cpus_elsewhere, session_options, spinning_pays
 from dcgan.train.checkpoint import atomic_save, make_checkpoint
 from dcgan.train.model import ModelConfig, build_models
 
@@ -179,13 +179,14 @@ def flops_per_image(cfg: ModelConfig) -> tuple[float, float]:
 # --- timing --------------------------------------------------------------------------------
 
 THREADS: int | None = None  # --threads; None: the runtime's default (one per core)
+SPIN: bool = False  # worker threads spin (set in main, as the runtime would decide at the start)
 
 
 def session(path_or_model):
     import onnxruntime as ort
 
     data = path_or_model.SerializeToString() if isinstance(path_or_model, onnx.ModelProto) else str(path_or_model)
-    return ort.InferenceSession(data, session_options(THREADS), providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(data, session_options(THREADS, SPIN), providers=["CPUExecutionProvider"])
 
 
 def torch_generate(g, z: torch.Tensor):
@@ -202,16 +203,21 @@ def main() -> None:
     ap.add_argument("--threads", type=int, help="threads for ONNX Runtime and torch [default: one per core]")
     args = ap.parse_args()
     reps = 3 if args.quick else 7
-    global THREADS
+    global THREADS, SPIN
     THREADS = args.threads
+    # Decided once, before this process runs torch: torch's OpenMP threads spin for a while
+    # after each call, and the runtime would count them as other work.
+    SPIN = spinning_pays(THREADS)
     if args.threads:
         torch.set_num_threads(args.threads)
 
     import onnxruntime as ort
 
     threads = f"{args.threads} threads" if args.threads else "its default, one thread per core"
-    print(f"onnxruntime {ort.__version__} ({threads}), torch {torch.__version__} ({torch.get_num_threads()} threads); "
-          f"runtime session settings otherwise as dcgan.runtime sets them; a shared machine is noisy")
+    print(f"onnxruntime {ort.__version__} ({threads}, worker threads {'spinning' if SPIN else 'not spinning'}: "
+          f"{busy_cpus_elsewhere()} CPUs busy elsewhere at the start), torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads); runtime session settings otherwise as dcgan.runtime "
+          f"sets them; a shared machine is noisy")
     with tempfile.TemporaryDirectory(prefix="dcgan-precision-") as tmp:
         tmp = Path(tmp)
         peak, peak_int8 = describe_peak(tmp, args.threads)
@@ -229,7 +235,7 @@ def main() -> None:
         print(f"cost per image: generator {g_flops / 1e9:.3f} GFLOP, discriminator {d_flops / 1e9:.3f} GFLOP")
 
         # Generator ------------------------------------------------------------------------
-        gens = {p: Generator.load(reports[p][0].path, provider="cpu", threads=THREADS) for p in PRECISIONS}
+        gens = {p: Generator.load(reports[p][0].path, provider="cpu", threads=THREADS, spin=SPIN) for p in PRECISIONS}
         sessions = {p: session(reports[p][0].path) for p in PRECISIONS}
         z = np.random.default_rng(1).standard_normal((BATCH, src.config.latent_dim, 1, 1), dtype=np.float32)
         zt = torch.from_numpy(z)

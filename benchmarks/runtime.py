@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from dcgan.runtime import Generator
-from dcgan.runtime.providers import session_options
+from dcgan.runtime.providers import busy_cpus_elsewhere, session_options, spinning_pays
 
 from timing import interleaved_medians
 from dcgan.train.model import Generator as TorchGenerator
@@ -102,12 +102,12 @@ def ort_settings(onnx_path: Path, quick: bool) -> None:
         return ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
 
     variants = {
-        "runtime default (EXTENDED, cores, no spin)": {},
+        "EXTENDED, a thread per core, no spin": {},
         "ORT_ENABLE_ALL": {"level": "ORT_ENABLE_ALL"},
         "ORT_ENABLE_BASIC": {"level": "ORT_ENABLE_BASIC"},
         "1 thread": {"threads": 1},
         "arena off": {"arena": False},
-        "spinning threads (ORT's default)": {"spin": True},
+        "spinning threads": {"spin": True},
     }
     for batch in (21, 256):
         z = np.random.default_rng(0).standard_normal((batch, 100, 1, 1), dtype=np.float32)
@@ -115,10 +115,27 @@ def ort_settings(onnx_path: Path, quick: bool) -> None:
         name = sessions["ORT_ENABLE_ALL"].get_inputs()[0].name
         med = interleaved_medians({k: (lambda s=s: s.run(None, {name: z})) for k, s in sessions.items()},
                                   3 if quick else 7)
-        base = med["runtime default (EXTENDED, cores, no spin)"]
+        base = med["EXTENDED, a thread per core, no spin"]
         print(f"\n2. ONNX Runtime settings, batch {batch} (session.run only, median)")
         for k, t in med.items():
             print(f"   {k:<44} {batch / t:>8.1f} img/s  {base / t:>5.2f}x")
+
+    # Spinning again with one core kept busy by another process: why dcgan-gen spins only on
+    # idle cores (dcgan.runtime.providers.spinning_pays).
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        print("\n2b. Spinning with one core busy elsewhere (session.run only, median)")
+        for batch in (21, 256):
+            z = np.random.default_rng(0).standard_normal((batch, 100, 1, 1), dtype=np.float32)
+            sessions = {"no spin": session(), "spin": session(spin=True)}
+            name = sessions["spin"].get_inputs()[0].name
+            med = interleaved_medians({k: (lambda s=s: s.run(None, {name: z})) for k, s in sessions.items()},
+                                      3 if quick else 7)
+            print(f"   batch {batch:>3}: no spin {batch / med['no spin']:>7.1f} img/s, spin "
+                  f"{batch / med['spin']:>7.1f} img/s, {med['no spin'] / med['spin']:.2f}x")
+    finally:
+        hog.kill()
+        hog.wait()
 
     # Session creation: what saving the optimised graph would take off a cold start.
     saved = onnx_path.with_suffix(".optimized.onnx")
@@ -135,7 +152,7 @@ def ort_settings(onnx_path: Path, quick: bool) -> None:
                                "saved optimised graph, optimisation off": create(saved, "ORT_DISABLE_ALL")},
                               5 if quick else 11)
     base = med["runtime default (EXTENDED)"]
-    print("\n2b. Session creation, median")
+    print("\n2c. Session creation, median")
     for k, t in med.items():
         print(f"   {k:<44} {t * 1000:>8.1f} ms  {base / t:>5.2f}x")
 
@@ -226,10 +243,15 @@ def main() -> None:
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} CPUs visible, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads); timings on a shared machine are noisy")
+    # Decided once, before this process runs torch: torch's OpenMP threads spin for a while
+    # after each call, and the runtime would count them as other work.
+    spin = spinning_pays()
+    print(f"CPUs busy elsewhere now: {busy_cpus_elsewhere()}; so the runtime's worker threads "
+          f"{'spin' if spin else 'do not spin'} (its default; section 2 sets it explicitly)")
     with tempfile.TemporaryDirectory(prefix="dcgan-bench-") as tmp:
         workdir = Path(tmp)
         g, pt, onnx_path, how = build_weights(workdir)
-        ort_gen = Generator.load(onnx_path, provider="cpu")
+        ort_gen = Generator.load(onnx_path, provider="cpu", spin=spin)
         print(f"model: latent 100, width 64, {onnx_path.stat().st_size / 2**20:.1f} MiB ONNX via {how}")
         print(f"parity: max |onnxruntime - torch| over 8 images = {parity(g, ort_gen)} (uint8 levels)")
         sections = set(args.sections.split(","))

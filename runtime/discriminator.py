@@ -41,9 +41,10 @@ class Discriminator:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike, provider: str = "auto", threads: int | None = None
+        cls, path: str | os.PathLike, provider: str = "auto", threads: int | None = None,
+        spin: bool | None = None,
     ) -> "Discriminator":
-        return cls(load_model(path, provider, threads))
+        return cls(load_model(path, provider, threads, spin))
 
     @property
     def provider(self) -> str:

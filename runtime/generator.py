@@ -100,14 +100,17 @@ class Generator:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike | None = None, provider: str = "auto", threads: int | None = None
+        cls, path: str | os.PathLike | None = None, provider: str = "auto", threads: int | None = None,
+        spin: bool | None = None,
     ) -> "Generator":
         """Open a generator ONNX (the bundled model when ``path`` is None).
 
         ``provider``: "auto", "cpu", "cuda", "tensorrt" or an ONNX Runtime provider name.
         ``threads``: intra-op threads on CPU (None: one per physical core).
+        ``spin``: whether idle CPU worker threads spin for work (None: when the cores are
+        idle by the load average; faster alone on a machine, slower beside other work).
         """
-        return cls(load_model(path, provider, threads))
+        return cls(load_model(path, provider, threads, spin))
 
     @property
     def latent_dim(self) -> int:

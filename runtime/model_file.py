@@ -134,11 +134,12 @@ def model_source(path: str | os.PathLike | None) -> tuple[str | bytes, str, bool
 
 
 def load_model(
-    path: str | os.PathLike | None = None, provider: str = "auto", threads: int | None = None
+    path: str | os.PathLike | None = None, provider: str = "auto", threads: int | None = None,
+    spin: bool | None = None,
 ) -> LoadedModel:
     model, shown, bundled, size = model_source(path)
     try:
-        session, choice = create_session(model, provider, threads)
+        session, choice = create_session(model, provider, threads, spin)
     except ModelLoadError as e:
         raise ModelLoadError(f"{shown}: {e}") from None
     meta = session.get_modelmeta().custom_metadata_map
