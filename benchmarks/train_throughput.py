@@ -17,7 +17,10 @@ checkpoints are written outside the timed part).  Decoding the dataset happens o
 timing (dcgan-train caches it on disk), and is reported separately.
 
 Epochs of the two loops alternate, so both see the same machine load; the first epoch of
-each is a warm-up.  Printed: per-epoch images/s, medians, and their ratio.
+each is a warm-up (with --compile, it also takes the compilation).  Printed: per-epoch
+images/s, medians, their ratio, and each loop's share of the device's peak: images/s x the
+FLOPs of one of its steps per image (FlopCounterMode), against a dense matmul measured in the
+same run in the loops' arithmetic (bf16 with --amp, else fp32).
 """
 from __future__ import annotations
 
@@ -33,46 +36,108 @@ import torch
 from torch import nn
 
 
+def seed_step(net_g, net_d, trainer_g, trainer_d, loss, x, z) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of the d2l chapter's train(): update_D then update_G; returns the two losses."""
+    batch_size = x.shape[0]
+    ones = torch.ones((batch_size,), device=x.device)
+    zeros = torch.zeros((batch_size,), device=x.device)
+    trainer_d.zero_grad()
+    real_y = net_d(x)
+    fake_x = net_g(z)
+    fake_y = net_d(fake_x.detach())
+    loss_d = (loss(real_y, ones.reshape(real_y.shape))
+              + loss(fake_y, zeros.reshape(fake_y.shape))) / 2
+    loss_d.backward()
+    trainer_d.step()
+
+    trainer_g.zero_grad()
+    fake_x = net_g(z)
+    fake_y = net_d(fake_x)
+    loss_g = loss(fake_y, ones.reshape(fake_y.shape))
+    loss_g.backward()
+    trainer_g.step()
+    return loss_d, loss_g
+
+
 def seed_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim: int,
                device: torch.device) -> tuple[int, float]:
     """One epoch of the d2l chapter's train(); returns (images, seconds)."""
     loss = nn.BCEWithLogitsLoss(reduction="sum")
-
-    def update_d(x, z):
-        batch_size = x.shape[0]
-        ones = torch.ones((batch_size,), device=x.device)
-        zeros = torch.zeros((batch_size,), device=x.device)
-        trainer_d.zero_grad()
-        real_y = net_d(x)
-        fake_x = net_g(z)
-        fake_y = net_d(fake_x.detach())
-        loss_d = (loss(real_y, ones.reshape(real_y.shape))
-                  + loss(fake_y, zeros.reshape(fake_y.shape))) / 2
-        loss_d.backward()
-        trainer_d.step()
-        return loss_d
-
-    def update_g(z):
-        batch_size = z.shape[0]
-        ones = torch.ones((batch_size,), device=z.device)
-        trainer_g.zero_grad()
-        fake_x = net_g(z)
-        fake_y = net_d(fake_x)
-        loss_g = loss(fake_y, ones.reshape(fake_y.shape))
-        loss_g.backward()
-        trainer_g.step()
-        return loss_g
-
     metric = [0.0, 0.0, 0]
     start = time.perf_counter()
     for x, _ in loader:
         batch_size = x.shape[0]
         z = torch.normal(0, 1, size=(batch_size, latent_dim, 1, 1))
         x, z = x.to(device), z.to(device)  # as d2l's train() moves X and Z
-        metric[0] += float(update_d(x, z))  # d2l adds the attached loss; float() syncs
-        metric[1] += float(update_g(z))
+        loss_d, loss_g = seed_step(net_g, net_d, trainer_g, trainer_d, loss, x, z)
+        metric[0] += float(loss_d)  # d2l adds the attached loss; float() syncs
+        metric[1] += float(loss_g)
         metric[2] += batch_size
     return metric[2], time.perf_counter() - start
+
+
+def step_flops_per_image(device: torch.device, g_width: int, d_width: int, latent_dim: int,
+                         batch: int = 16) -> float:
+    """FLOPs per image of one d2l training step (both updates), counted by torch's
+    FlopCounterMode (convolutions and matmuls, forward and backward). The unit for the share
+    of peak of both loops, as model-FLOPs utilisation counts it: dcgan-train does less work
+    per image (one generator forward for both updates, no discriminator weight gradients in
+    the generator update), which shows up as images/s, not as FLOPs."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from dcgan.train.model import ModelConfig, build_models
+
+    torch.manual_seed(0)
+    net_g, net_d = (m.to(device) for m in build_models(ModelConfig(latent_dim, g_width, d_width), init="seed"))
+    trainers = [torch.optim.Adam(m.parameters(), lr=1e-4, betas=(0.5, 0.999)) for m in (net_g, net_d)]
+    x = torch.rand(batch, 3, 64, 64, device=device) * 2 - 1
+    z = torch.randn(batch, latent_dim, 1, 1, device=device)
+    with FlopCounterMode(display=False) as counter:
+        seed_step(net_g, net_d, *trainers, nn.BCEWithLogitsLoss(reduction="sum"), x, z)
+    return counter.get_total_flops() / batch
+
+
+def loop_flops_per_image(images, cfg, folder: Path, batch: int = 16) -> float:
+    """FLOPs per image of one step of dcgan-train's own loop (its recipe as configured),
+    counted by FlopCounterMode between the ends of its first and second steps, uncompiled."""
+    from dataclasses import replace
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from dcgan.train.loop import train
+    from dcgan.train.run_folder import open_run_folder
+
+    counter = FlopCounterMode(display=False)
+
+    def on_step(step: int, g, d) -> None:
+        if step == 1:
+            counter.__enter__()
+        elif step == 2:
+            counter.__exit__(None, None, None)
+
+    open_run_folder(folder, resume=False)
+    small = replace(cfg, batch_size=batch, epochs=1, compile=False)
+    train(images[: 2 * batch], small, folder, progress=False, on_step=on_step,
+          dataset={"name": "flop count", "fingerprint": ""})
+    return counter.get_total_flops() / batch
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype) -> tuple[float, int]:
+    """(FLOP/s, n) of a square dense matmul in ``dtype`` on ``device``, median of a few: the
+    device's attainable peak for the arithmetic the loops use, measured in this run."""
+    n = 8192 if device.type == "cuda" else 1024
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    times = []
+    for i in range(6):
+        sync()
+        t = time.perf_counter()
+        a @ b
+        sync()
+        if i:  # the first is a warm-up
+            times.append(time.perf_counter() - t)
+    return 2 * n**3 / statistics.median(times), n
 
 
 def make_seed_loop(folder: Path, batch_size: int, workers: int, lr: float, g_width: int,
@@ -132,6 +197,7 @@ def main() -> None:
     p.add_argument("--no-channels-last", action="store_true",
                    help="dcgan-train --no-channels-last (NCHW, the seed's layout)")
     p.add_argument("--amp", action="store_true", help="dcgan-train --amp (bf16 autocast)")
+    p.add_argument("--compile", action="store_true", help="dcgan-train --compile (torch.compile)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto")
     args = p.parse_args()
     # The seed asks for 4 workers whatever the machine; that is part of what is measured.
@@ -152,7 +218,7 @@ def main() -> None:
     device = resolve_device(args.device)
     cfg = TrainConfig(data=str(args.folder), batch_size=args.batch_size, lr=args.lr,
                       g_width=args.g_width, d_width=args.d_width, latent_dim=args.latent_dim,
-                      device=str(device), seed=0, amp=args.amp,
+                      device=str(device), seed=0, amp=args.amp, compile=args.compile,
                       channels_last=False if args.no_channels_last else None,
                       log_every=10**6)
     print(f"{len(ds.images)} images from {args.folder}; batch {args.batch_size}, widths "
@@ -165,6 +231,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         loops["dcgan-train"] = make_our_loop(ds.images, cfg, Path(tmp) / "run")
         rates: dict[str, list[float]] = {name: [] for name in loops}
+        own_flops = loop_flops_per_image(ds.images, cfg, Path(tmp) / "flops")
         for epoch in range(args.repeats + 1):
             for name, run_epoch in loops.items():
                 n, seconds = run_epoch()
@@ -175,6 +242,16 @@ def main() -> None:
                     rates[name].append(n / seconds)
     seed, ours = (statistics.median(rates[k]) for k in ("seed", "dcgan-train"))
     print(f"median images/s: seed {seed:.1f}, dcgan-train {ours:.1f}; ratio {ours / seed:.2f}x")
+
+    flops = step_flops_per_image(device, args.g_width, args.d_width, args.latent_dim)
+    dtype = torch.bfloat16 if args.amp else torch.float32
+    peak, n = matmul_peak(device, dtype)
+    print(f"FLOPs per image (torch FlopCounterMode): d2l step {flops / 1e9:.2f} G, dcgan-train's "
+          f"step {own_flops / 1e9:.2f} G; peak: {n}x{n} {str(dtype).removeprefix('torch.')} matmul "
+          f"on {device}, measured now: {peak / 1e12:.2f} TFLOP/s")
+    print(f"  seed         {seed * flops / 1e12:8.3f} TFLOP/s = {100 * seed * flops / peak:5.1f}% of that peak")
+    print(f"  dcgan-train  {ours * own_flops / 1e12:8.3f} TFLOP/s = {100 * ours * own_flops / peak:5.1f}% "
+          f"of that peak ({100 * ours * flops / peak:.1f}% counting the d2l step's FLOPs per image)")
 
 
 if __name__ == "__main__":
