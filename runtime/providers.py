@@ -207,7 +207,7 @@ def spinning_pays(threads: int | None = None) -> bool:
     """Whether the intra-op worker threads should spin for work between operators.
 
     Measured on 2 cores at batch 1, 21 and 256 (benchmarks/runtime.py, section 2): spinning
-    was 1.1-1.3x faster with the cores idle, and 0.64-0.80x as fast with one core busy
+    was 1.1-1.3x faster with the cores idle, and 0.55-0.80x as fast with one core busy
     elsewhere (the spinning thread takes the CPU that the other work and our main thread
     need). So: spin only when the other work leaves a CPU for every thread the session runs
     (None: one per available CPU), with half a CPU of slack; when the OS cannot say, no
