@@ -246,8 +246,8 @@ def main() -> None:
     flops = step_flops_per_image(device, args.g_width, args.d_width, args.latent_dim)
     dtype = torch.bfloat16 if args.amp else torch.float32
     peak, n = matmul_peak(device, dtype)
-    print(f"FLOPs per image (torch FlopCounterMode): d2l step {flops / 1e9:.2f} G, dcgan-train's "
-          f"step {own_flops / 1e9:.2f} G; peak: {n}x{n} {str(dtype).removeprefix('torch.')} matmul "
+    print(f"FLOPs per image (torch FlopCounterMode): d2l step {flops / 1e9:.3g} G, dcgan-train's "
+          f"step {own_flops / 1e9:.3g} G; peak: {n}x{n} {str(dtype).removeprefix('torch.')} matmul "
           f"on {device}, measured now: {peak / 1e12:.2f} TFLOP/s")
     print(f"  seed         {seed * flops / 1e12:8.3f} TFLOP/s = {100 * seed * flops / peak:5.1f}% of that peak")
     print(f"  dcgan-train  {ours * own_flops / 1e12:8.3f} TFLOP/s = {100 * ours * own_flops / peak:5.1f}% "

@@ -1,0 +1,67 @@
+"""The benchmark scripts still run: the shared timing helper, and the GPU scripts' CPU paths
+(the GPU itself is rarely at hand, so a broken script would only show on the GPU machine).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+from timing import interleaved_medians  # noqa: E402
+
+
+def test_interleaved_medians_warms_each_side_and_skips_settling_for_long_calls():
+    calls = {"short": 0, "long": 0}
+
+    def short():
+        calls["short"] += 1
+
+    def long():
+        calls["long"] += 1
+        time.sleep(0.03)
+
+    med = interleaved_medians({"short": short, "long": long}, reps=3, settle_s=0.02)
+    assert set(med) == {"short", "long"}
+    assert med["long"] >= 0.03 > med["short"]
+    assert calls["long"] == 1 + 3  # warm-up, then only the timed calls: each outlasts settle_s
+    assert calls["short"] > 1 + 3 * 2  # settling calls before every timed one
+
+
+def _run(args: list[str], cwd: Path) -> str:
+    r = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout
+
+
+@pytest.mark.slow
+def test_gpu_sampling_benchmark_runs_on_the_cpu(tmp_path):
+    out = _run([str(BENCH / "gpu_sampling.py"), "--device", "cpu", "--reps", "1", "--batches", "2"], tmp_path)
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith("2 ")]
+    labels = {" ".join(r[1:-2]) for r in rows}
+    assert {"torch eager fp32", "onnxruntime fp32", "onnxruntime fp32 + I/O binding",
+            "onnxruntime fp16 + I/O binding"} <= labels
+    assert all(float(r[-2]) > 0 for r in rows)
+
+
+@pytest.mark.slow
+def test_training_benchmark_prints_ratio_and_share_of_peak(tmp_path):
+    folder = tmp_path / "images" / "a"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(32):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    out = _run([str(BENCH / "train_throughput.py"), str(tmp_path / "images"), "--repeats", "1",
+                "--batch-size", "16", "--g-width", "8", "--d-width", "8", "--seed-workers", "0",
+                "--threads", "1"], tmp_path)
+    assert "ratio" in out and out.count("% of that peak") == 2
+    flops = out.split("FLOPs per image")[1]
+    d2l, ours = (float(flops.split(key)[1].split()[0]) for key in ("d2l step ", "dcgan-train's step "))
+    assert 0 < ours < d2l  # one generator forward for both updates, no D weight grads for G
