@@ -8,9 +8,10 @@ Exports the generator and the discriminator at each precision with dcgan.export 
 measures each variant against fp32: PSNR, max error, SWD of 512 images), then prints, at
 batch 256, medians of interleaved repetitions (every model sees the same machine load):
   * generator images/s through dcgan.runtime Generator.sample (seeds -> uint8 images) and
-    through session.run alone, torch eager (the same weights, torch.randn -> uint8) as the
+    through inference alone, run as the runtime runs it (a single-threaded session, the batch
+    split across the threads), torch eager (the same weights, torch.randn -> uint8) as the
     baseline, each model's rate as a fraction of this CPU's peak arithmetic rate;
-  * discriminator images/s (session.run), against torch eager;
+  * discriminator images/s (inference alone, as above), against torch eager;
   * alternatives that were measured and not kept: int8 of the graph as exported
     (ConvTranspose in QDQ form), and the sub-pixel generator in fp32.
 The peak: a VM reports the nominal clock, not the one the cores run at, so the per-core rate
@@ -41,7 +42,8 @@ from dcgan.export.precision import generator_inputs, PrecisionOptions
 from dcgan.export.quantize import quantize_int8
 from dcgan.export.subpixel import rewrite_subpixel
 from dcgan.runtime import Generator
-from dcgan.runtime.providers import busy_cpus_elsewhere, session_options, spinning_pays
+from dcgan.runtime.parallel import run_split
+from dcgan.runtime.providers import available_cpus, session_options
 from dcgan.train.checkpoint import atomic_save, make_checkpoint
 from dcgan.train.model import ModelConfig, build_models
 
@@ -179,14 +181,17 @@ def flops_per_image(cfg: ModelConfig) -> tuple[float, float]:
 # --- timing --------------------------------------------------------------------------------
 
 THREADS: int | None = None  # --threads; None: the runtime's default (one per core)
-SPIN: bool = False  # worker threads spin (set in main, as the runtime would decide at the start)
 
 
 def session(path_or_model):
+    """A callable x -> first output, run as dcgan.runtime runs a CPU model: one single-threaded
+    session, the batch split across the threads (dcgan.runtime.parallel)."""
     import onnxruntime as ort
 
     data = path_or_model.SerializeToString() if isinstance(path_or_model, onnx.ModelProto) else str(path_or_model)
-    return ort.InferenceSession(data, session_options(THREADS, SPIN), providers=["CPUExecutionProvider"])
+    s = ort.InferenceSession(data, session_options(1), providers=["CPUExecutionProvider"])
+    name, workers = s.get_inputs()[0].name, THREADS or available_cpus()
+    return lambda x: run_split(s, name, x, workers)
 
 
 def torch_generate(g, z: torch.Tensor):
@@ -203,21 +208,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, help="threads for ONNX Runtime and torch [default: one per core]")
     args = ap.parse_args()
     reps = 3 if args.quick else 7
-    global THREADS, SPIN
+    global THREADS
     THREADS = args.threads
-    # Decided once, before this process runs torch: torch's OpenMP threads spin for a while
-    # after each call, and the runtime would count them as other work.
-    SPIN = spinning_pays(THREADS)
     if args.threads:
         torch.set_num_threads(args.threads)
 
     import onnxruntime as ort
 
     threads = f"{args.threads} threads" if args.threads else "its default, one thread per core"
-    print(f"onnxruntime {ort.__version__} ({threads}, worker threads {'spinning' if SPIN else 'not spinning'}: "
-          f"{busy_cpus_elsewhere()} CPUs busy elsewhere at the start), torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads); runtime session settings otherwise as dcgan.runtime "
-          f"sets them; a shared machine is noisy")
+    print(f"onnxruntime {ort.__version__} ({threads}: a single-threaded session, each batch split "
+          f"across the threads, as dcgan.runtime runs it), torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads); a shared machine is noisy")
     with tempfile.TemporaryDirectory(prefix="dcgan-precision-") as tmp:
         tmp = Path(tmp)
         peak, peak_int8 = describe_peak(tmp, args.threads)
@@ -235,14 +236,14 @@ def main() -> None:
         print(f"cost per image: generator {g_flops / 1e9:.3f} GFLOP, discriminator {d_flops / 1e9:.3f} GFLOP")
 
         # Generator ------------------------------------------------------------------------
-        gens = {p: Generator.load(reports[p][0].path, provider="cpu", threads=THREADS, spin=SPIN) for p in PRECISIONS}
+        gens = {p: Generator.load(reports[p][0].path, provider="cpu", threads=THREADS) for p in PRECISIONS}
         sessions = {p: session(reports[p][0].path) for p in PRECISIONS}
         z = np.random.default_rng(1).standard_normal((BATCH, src.config.latent_dim, 1, 1), dtype=np.float32)
         zt = torch.from_numpy(z)
         fns = {"torch eager": lambda: torch_generate(g_torch, zt)}
         for p in PRECISIONS:
             fns[f"{p} sample"] = lambda p=p: gens[p].sample(BATCH, seed=1, batch_size=BATCH)
-            fns[f"{p} run"] = lambda p=p: sessions[p].run(None, {"z": z})
+            fns[f"{p} run"] = lambda p=p: sessions[p](z)
         alternatives = {}
         if not args.no_alternatives:
             fp32_graph = onnx.load(str(reports["fp32"][0].path))
@@ -253,7 +254,7 @@ def main() -> None:
                 "fp32, sub-pixel graph": session(rewrite_subpixel(fp32_graph)),
             }
             for k, s in alternatives.items():
-                fns[k] = lambda s=s: s.run(None, {"z": z})
+                fns[k] = lambda s=s: s(z)
         med = interleaved_medians(fns, reps)
         ips = {k: BATCH / t for k, t in med.items()}
 
@@ -262,7 +263,7 @@ def main() -> None:
             return f"{rate * flops / 1e9 / top:>7.1%}"
 
         print(f"\nGenerator, batch {BATCH}, images/s (median of {reps}). sample: Generator.sample, "
-              f"seeds -> uint8; run: session.run alone; vs fp32: run / fp32 run; vs torch: sample / torch")
+              f"seeds -> uint8; run: inference alone; vs fp32: run / fp32 run; vs torch: sample / torch")
         print(f"  {'model':<34} {'sample':>8} {'run':>8} {'vs fp32':>8} {'vs torch':>9} {'% peak':>7}"
               f"  {'PSNR dB':>8} {'max err':>7} {'SWD x1e3':>8}")
         base_run, torch_ips = ips["fp32 run"], ips["torch eager"]
@@ -290,10 +291,10 @@ def main() -> None:
                 return d_torch(it)
 
         fns = {"torch eager": torch_score}
-        fns.update({p: (lambda s=s: s.run(None, {"image": images})) for p, s in d_sessions.items()})
+        fns.update({p: (lambda s=s: s(images)) for p, s in d_sessions.items()})
         med = interleaved_medians(fns, reps)
         ips = {k: BATCH / t for k, t in med.items()}
-        print(f"\nDiscriminator, batch {BATCH}, images/s (session.run, median of {reps}; {d_flops / 1e9:.3f} GFLOP/image)")
+        print(f"\nDiscriminator, batch {BATCH}, images/s (inference alone, median of {reps}; {d_flops / 1e9:.3f} GFLOP/image)")
         print(f"  {'model':<34} {'img/s':>8} {'vs fp32':>8} {'vs torch':>9} {'% peak':>7}  quality vs fp32")
         for k, v in ips.items():
             q = reports[k][1].quality if k in reports else None

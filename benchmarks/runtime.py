@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from dcgan.runtime import Generator
-from dcgan.runtime.providers import busy_cpus_elsewhere, session_options, spinning_pays
+from dcgan.runtime.parallel import run_split
+from dcgan.runtime.providers import available_cpus, session_options
 
 from timing import interleaved_medians
 from dcgan.train.model import Generator as TorchGenerator
@@ -109,30 +110,32 @@ def ort_settings(onnx_path: Path, quick: bool) -> None:
         "arena off": {"arena": False},
         "spinning threads": {"spin": True},
     }
+    split = f"1-thread session, batch split over {available_cpus()} (runtime)"
     for batch in (21, 256):
         z = np.random.default_rng(0).standard_normal((batch, 100, 1, 1), dtype=np.float32)
         sessions = {k: session(**v) for k, v in variants.items()}
         name = sessions["ORT_ENABLE_ALL"].get_inputs()[0].name
-        med = interleaved_medians({k: (lambda s=s: s.run(None, {name: z})) for k, s in sessions.items()},
-                                  3 if quick else 7)
+        fns = {k: (lambda s=s: s.run(None, {name: z})) for k, s in sessions.items()}
+        fns[split] = lambda s=sessions["1 thread"]: run_split(s, name, z, available_cpus())
+        med = interleaved_medians(fns, 3 if quick else 7)
         base = med["EXTENDED, a thread per core, no spin"]
         print(f"\n2. ONNX Runtime settings, batch {batch} (session.run only, median)")
         for k, t in med.items():
             print(f"   {k:<44} {batch / t:>8.1f} img/s  {base / t:>5.2f}x")
 
-    # Spinning again with one core kept busy by another process: why dcgan-gen spins only on
-    # idle cores (dcgan.runtime.providers.spinning_pays).
+    # The same with one core kept busy by another process.
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        print("\n2b. Spinning with one core busy elsewhere (session.run only, median)")
+        print("\n2b. With one core busy elsewhere (median, images/s; ratio against no spin)")
         for batch in (21, 256):
             z = np.random.default_rng(0).standard_normal((batch, 100, 1, 1), dtype=np.float32)
-            sessions = {"no spin": session(), "spin": session(spin=True)}
+            sessions = {"no spin": session(), "spin": session(spin=True), "split": session(threads=1)}
             name = sessions["spin"].get_inputs()[0].name
-            med = interleaved_medians({k: (lambda s=s: s.run(None, {name: z})) for k, s in sessions.items()},
-                                      3 if quick else 7)
-            print(f"   batch {batch:>3}: no spin {batch / med['no spin']:>7.1f} img/s, spin "
-                  f"{batch / med['spin']:>7.1f} img/s, {med['no spin'] / med['spin']:.2f}x")
+            fns = {k: (lambda s=s: s.run(None, {name: z})) for k, s in sessions.items() if k != "split"}
+            fns["split"] = lambda s=sessions["split"]: run_split(s, name, z, available_cpus())
+            med = interleaved_medians(fns, 3 if quick else 7)
+            print(f"   batch {batch:>3}: " + ", ".join(
+                f"{k} {batch / t:>7.1f} ({med['no spin'] / t:.2f}x)" for k, t in med.items()))
     finally:
         hog.kill()
         hog.wait()
@@ -243,15 +246,10 @@ def main() -> None:
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} CPUs visible, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads); timings on a shared machine are noisy")
-    # Decided once, before this process runs torch: torch's OpenMP threads spin for a while
-    # after each call, and the runtime would count them as other work.
-    spin = spinning_pays()
-    print(f"CPUs busy elsewhere now: {busy_cpus_elsewhere()}; so the runtime's worker threads "
-          f"{'spin' if spin else 'do not spin'} (its default; section 2 sets it explicitly)")
     with tempfile.TemporaryDirectory(prefix="dcgan-bench-") as tmp:
         workdir = Path(tmp)
         g, pt, onnx_path, how = build_weights(workdir)
-        ort_gen = Generator.load(onnx_path, provider="cpu", spin=spin)
+        ort_gen = Generator.load(onnx_path, provider="cpu")
         print(f"model: latent 100, width 64, {onnx_path.stat().st_size / 2**20:.1f} MiB ONNX via {how}")
         print(f"parity: max |onnxruntime - torch| over 8 images = {parity(g, ort_gen)} (uint8 levels)")
         sections = set(args.sections.split(","))

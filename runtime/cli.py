@@ -75,10 +75,7 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE,
               show_default=True, metavar="B", help="Images per inference call (bounds memory).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, metavar="T",
-              help="CPU threads.  [default: one per core]")
-@click.option("--spin/--no-spin", default=None,
-              help="Let idle CPU worker threads spin for work: ~1.2-1.3x faster on idle cores, "
-              "slower beside other work.  [default: spin when the load average shows idle cores]")
+              help="CPU threads, each computing its own images of a batch.  [default: one per CPU]")
 @click.option("--provider", default="auto", show_default=True, metavar="NAME",
               help="auto, cpu, cuda, tensorrt, or an ONNX Runtime provider name.")
 @click.option("--info", is_flag=True, help="Print the model's metadata and signature, and exit.")
@@ -93,7 +90,7 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.option("-q", "--quiet", is_flag=True, help="No provider line, progress bar or summary.")
 @click.pass_context
 def main(ctx, n, out, out_dir, nrow, padding, model, seed, seed_range, batch_size, threads,
-         spin, provider, info, interpolate, steps, rank_with, oversample, quiet):
+         provider, info, interpolate, steps, rank_with, oversample, quiet):
     """Sample images from a DCGAN generator with ONNX Runtime.
 
     \b
@@ -114,12 +111,12 @@ def main(ctx, n, out, out_dir, nrow, padding, model, seed, seed_range, batch_siz
         _check_output(out, out_dir, interpolate, len(seed_range) if rank_with is None else n,
                       nrow, padding)
 
-        generator = Generator.load(model, provider, threads, spin)
+        generator = Generator.load(model, provider, threads)
         discriminator = None
         if rank_with is not None:
             from .discriminator import Discriminator
 
-            discriminator = Discriminator.load(rank_with, provider, threads, spin)
+            discriminator = Discriminator.load(rank_with, provider, threads)
             discriminator.expects(generator.image_shape)
         if out_dir is not None and out_dir.is_dir():
             check_same_model(out_dir, seed_range, generator.sha256)  # before any line is printed

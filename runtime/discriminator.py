@@ -41,10 +41,9 @@ class Discriminator:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike, provider: str = "auto", threads: int | None = None,
-        spin: bool | None = None,
+        cls, path: str | os.PathLike, provider: str = "auto", threads: int | None = None
     ) -> "Discriminator":
-        return cls(load_model(path, provider, threads, spin))
+        return cls(load_model(path, provider, threads))
 
     @property
     def provider(self) -> str:
@@ -66,7 +65,7 @@ class Discriminator:
         for i in range(0, len(images), batch_size):
             chunk = images[i : i + batch_size]
             x = chunk.transpose(0, 3, 1, 2).astype(np.float32) * (2.0 / 255.0) - 1.0
-            (logit,) = self.model.session.run(None, {self._x.name: x.astype(self._dtype, copy=False)})
+            logit = self.model.run(self._x.name, x.astype(self._dtype, copy=False))
             out.append(np.asarray(logit, dtype=np.float32).reshape(len(chunk)))
         return np.concatenate(out) if out else np.empty(0, np.float32)
 

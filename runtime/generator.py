@@ -100,17 +100,14 @@ class Generator:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike | None = None, provider: str = "auto", threads: int | None = None,
-        spin: bool | None = None,
+        cls, path: str | os.PathLike | None = None, provider: str = "auto", threads: int | None = None
     ) -> "Generator":
         """Open a generator ONNX (the bundled model when ``path`` is None).
 
         ``provider``: "auto", "cpu", "cuda", "tensorrt" or an ONNX Runtime provider name.
-        ``threads``: intra-op threads on CPU (None: one per physical core).
-        ``spin``: whether idle CPU worker threads spin for work (None: when the cores are
-        idle by the load average; faster alone on a machine, slower beside other work).
+        ``threads``: CPU threads a batch is split across (None: one per available CPU).
         """
-        return cls(load_model(path, provider, threads, spin))
+        return cls(load_model(path, provider, threads))
 
     @property
     def latent_dim(self) -> int:
@@ -193,5 +190,4 @@ class Generator:
         return np.concatenate(out, axis=0)
 
     def _forward(self, feed: np.ndarray) -> np.ndarray:
-        (x,) = self.model.session.run(None, {self._z.name: feed})
-        return to_uint8(x, self.info.output_range)
+        return to_uint8(self.model.run(self._z.name, feed), self.info.output_range)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import ModelLoadError, ModelNotFoundError
 from .metadata import METADATA_KEY, MetadataError, ModelInfo, parse_metadata
+from .parallel import run_split
 from .providers import ProviderChoice, create_session
 
 BUNDLED_MODEL = "dcgan-pokemon.onnx"
@@ -73,6 +74,11 @@ class LoadedModel:
         h = hashlib.sha256()
         h.update(_read(self.source) if self.source is not None else b"")
         return h.hexdigest()
+
+    def run(self, input_name: str, x) -> Any:
+        """The model's first output for input ``x``: on the CPU, the batch split across
+        ``choice.workers`` threads (parallel.py)."""
+        return run_split(self.session, input_name, x, self.choice.workers)
 
     def metadata(self) -> ModelInfo | None:
         """Our metadata, or None when the model has none; ModelLoadError when it is malformed."""
@@ -134,12 +140,11 @@ def model_source(path: str | os.PathLike | None) -> tuple[str | bytes, str, bool
 
 
 def load_model(
-    path: str | os.PathLike | None = None, provider: str = "auto", threads: int | None = None,
-    spin: bool | None = None,
+    path: str | os.PathLike | None = None, provider: str = "auto", threads: int | None = None
 ) -> LoadedModel:
     model, shown, bundled, size = model_source(path)
     try:
-        session, choice = create_session(model, provider, threads, spin)
+        session, choice = create_session(model, provider, threads)
     except ModelLoadError as e:
         raise ModelLoadError(f"{shown}: {e}") from None
     meta = session.get_modelmeta().custom_metadata_map

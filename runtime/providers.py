@@ -11,9 +11,8 @@ from __future__ import annotations
 import io
 import os
 import sys
-import time
 from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator, Sequence
 
 from .errors import ModelLoadError, ProviderError
@@ -58,6 +57,7 @@ class ProviderChoice:
 
     provider: str
     note: str
+    workers: int = 1  # threads that run a batch's chunks (CPU sessions; parallel.py)
 
 
 def short_name(provider: str) -> str:
@@ -177,93 +177,55 @@ def available_cpus() -> int:
     return os.cpu_count() or 1
 
 
-def busy_cpus_elsewhere() -> float | None:
-    """How many CPUs other work keeps busy now, or None where the OS does not say.
-
-    Linux: the tasks running now (/proc/loadavg's 4th field) less this thread, the median of
-    three reads 1 ms apart (a kernel thread waking up for a moment is not busy work; a
-    CPU-bound process is running at nearly every read). Now, not the 1-minute load average:
-    that one lags by a minute and counts our own recent runs, so a job started right after
-    another would never spin. Elsewhere the 1-minute load average is the best there is.
-    """
-    try:
-        reads = []
-        with open("/proc/loadavg") as f:
-            for i in range(3):
-                if i:
-                    time.sleep(0.001)
-                    f.seek(0)
-                reads.append(int(f.read().split()[3].split("/")[0]) - 1)
-        return float(sorted(reads)[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return None
-
-
-def spinning_pays(threads: int | None = None) -> bool:
-    """Whether the intra-op worker threads should spin for work between operators.
-
-    Measured on 2 cores at batch 1, 21 and 256 (benchmarks/runtime.py, section 2): spinning
-    was 1.1-1.3x faster with the cores idle, and 0.55-0.80x as fast with one core busy
-    elsewhere (the spinning thread takes the CPU that the other work and our main thread
-    need). So: spin only when the other work leaves a CPU for every thread the session runs
-    (None: one per available CPU), with half a CPU of slack; when the OS cannot say, no
-    spinning, the safe side on a shared machine.
-    """
-    busy = busy_cpus_elsewhere()
-    if busy is None:
-        return False
-    cpus = available_cpus()
-    return cpus - busy >= (threads or cpus) - 0.5
-
-
-def session_options(threads: int | None = None, spin: bool | None = None):
+def session_options(threads: int | None = None):
     """CPU-friendly defaults, measured in benchmarks/runtime.py.
 
     EXTENDED optimisation fuses BatchNorm and activations into the convolutions; ALL adds
-    NCHWc layout transforms that did not speed this network up. ``spin``: whether idle
-    worker threads spin for work (None: when the cores are idle, see spinning_pays). One
+    NCHWc layout transforms that did not speed this network up. ``threads``: intra-op threads
+    (None: one per physical core); the runtime's CPU sessions take 1 and split batches across
+    cores instead (parallel.py). No spinning: idle intra-op threads that spin for work were
+    1.1-1.3x faster on idle cores but 0.55-0.80x as fast with one core busy elsewhere. One
     inter-op thread: the graph is a single chain.
     """
     import onnxruntime as ort
 
-    if spin is None:
-        spin = spinning_pays(threads)
     so = ort.SessionOptions()
     so.log_severity_level = ORT_LOG_SEVERITY
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.inter_op_num_threads = 1
     so.intra_op_num_threads = int(threads) if threads else 0  # 0: one per physical core
-    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return so
 
 
-def create_session(model: bytes | str, requested: str = "auto", threads: int | None = None,
-                   spin: bool | None = None):
+def create_session(model: bytes | str, requested: str = "auto", threads: int | None = None):
     """An InferenceSession on the best provider the request allows; returns (session, choice).
 
-    ``model``: the model's bytes, or the path of its file. ``threads``, ``spin``: see
-    session_options."""
+    ``model``: the model's bytes, or the path of its file. ``threads``: CPU threads (None: one
+    per available CPU). A CPU-only session is single-threaded and ``choice.workers`` says how
+    many threads run it on chunks of a batch (parallel.py); a GPU session keeps ONNX
+    Runtime's own threads for whatever runs on the CPU, and 1 worker.
+    """
     import onnxruntime as ort
 
     ort.set_default_logger_severity(ORT_LOG_SEVERITY)
     plan = plan_providers(requested, ort.get_available_providers(), ort.get_all_providers())
     gpu = plan.providers != (CPU,)
+    options = session_options(threads) if gpu else session_options(1)
     # ORT's Python layer prints "EP Error ... Falling back" to stdout when a GPU provider
     # raises during creation; keep it out of our output and use it as the reason instead.
     printed = io.StringIO()
     with captured_native_stderr(enabled=gpu) as native, redirect_stdout(printed if gpu else sys.stdout):
         try:
             session = ort.InferenceSession(
-                model, session_options(threads, spin), providers=list(plan.providers)
+                model, options, providers=list(plan.providers)
             )
         except Exception as e:  # ORT raises its own pybind types (InvalidProtobuf, Fail...)
             raise ModelLoadError(f"not a readable ONNX model ({ort_message(e)})") from None
     choice = check_loaded(plan, session.get_providers(), printed.getvalue() + "".join(native))
+    if not gpu:
+        choice = replace(choice, workers=int(threads) if threads else available_cpus())
     return session, choice
 
 

@@ -119,62 +119,24 @@ def test_real_session_on_this_build(requested):
         assert choice.provider == CPU
 
 
-@pytest.mark.parametrize("busy, cpus, threads, spins", [
-    (0.0, 2, None, True),    # idle 2-core machine, a thread per core
-    (1.0, 2, None, False),   # one core busy elsewhere
-    (1.0, 2, 1, True),       # ... but a single thread still finds a free core
-    (3.0, 8, 4, True),
-    (5.0, 8, 4, False),
-    (None, 2, None, False),  # the OS does not say: the safe side
-])
-def test_worker_threads_spin_only_when_other_work_leaves_them_cpus(monkeypatch, busy, cpus, threads, spins):
-    monkeypatch.setattr(providers, "busy_cpus_elsewhere", lambda: busy)
-    monkeypatch.setattr(providers, "available_cpus", lambda: cpus)
-    assert providers.spinning_pays(threads) is spins
-    so = providers.session_options(threads)
-    assert so.get_session_config_entry("session.intra_op.allow_spinning") == ("1" if spins else "0")
-    for spin, entry in ((True, "1"), (False, "0")):  # an explicit choice wins
-        so = providers.session_options(threads, spin=spin)
-        assert so.get_session_config_entry("session.intra_op.allow_spinning") == entry
+@pytest.mark.parametrize("threads, workers", [(None, 3), (1, 1), (2, 2)])
+def test_cpu_sessions_are_single_threaded_and_split_batches_across_workers(monkeypatch, threads, workers):
+    monkeypatch.setattr(providers, "available_cpus", lambda: 3)
+    session, choice = create_session(str(GEN), "cpu", threads)
+    assert choice.provider == CPU and choice.workers == workers
+    assert session.get_session_options().intra_op_num_threads == 1
 
 
-def test_a_busy_process_is_seen_as_busy_cpu():
-    if not os.path.exists("/proc/loadavg"):
-        pytest.skip("no /proc/loadavg on this OS")
-    import subprocess
-    import sys
-    import time
-
-    def samples() -> list[float]:
-        out = []
-        for _ in range(20):
-            out.append(providers.busy_cpus_elsewhere())
-            time.sleep(0.01)
-        return out
-
-    before = samples()
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        time.sleep(0.3)
-        during = samples()
-    finally:
-        hog.kill()
-        hog.wait()
-    # a sample can fall between time slices, and other work comes and goes: the quietest
-    # moment before against the busiest one during
-    assert max(during) >= min(before) + 1.0
-
-
-def test_dcgan_gen_passes_its_spin_choice_to_the_session(monkeypatch, tmp_path):
+def test_dcgan_gen_passes_its_thread_count_to_the_split(monkeypatch, tmp_path):
     from click.testing import CliRunner
 
-    from dcgan.runtime import cli
+    from dcgan.runtime import cli, parallel
 
     seen = []
-    real = providers.session_options
-    monkeypatch.setattr(providers, "session_options", lambda t=None, s=None: seen.append(s) or real(t, s))
-    for flag, want in (("--spin", True), ("--no-spin", False), (None, None)):
-        args = ["--model", str(GEN), "--n", "2", "--out", str(tmp_path / "g.npy"), "-q"]
-        r = CliRunner().invoke(cli.main, args + ([flag] if flag else []))
-        assert r.exit_code == 0, r.output
-        assert seen[-1] is want
+    real = parallel.run_split
+    monkeypatch.setattr("dcgan.runtime.model_file.run_split",
+                        lambda s, name, x, workers: seen.append(workers) or real(s, name, x, workers))
+    out = tmp_path / "g.npy"
+    r = CliRunner().invoke(cli.main, ["--model", str(GEN), "--n", "5", "--out", str(out), "-q", "--threads", "2"])
+    assert r.exit_code == 0, r.output
+    assert seen and set(seen) == {2}

@@ -1,0 +1,57 @@
+"""A batch split across threads gives the images of one plain run, and fails like one."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from runtime_fixtures import GEN
+
+from dcgan.runtime import parallel
+from dcgan.runtime.providers import session_options
+
+
+@pytest.fixture(scope="module")
+def session():
+    return ort.InferenceSession(str(GEN), session_options(1), providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("n, workers", [(1, 4), (2, 2), (7, 2), (21, 3), (64, 2)])
+def test_split_runs_equal_one_run(session, n, workers):
+    inp = session.get_inputs()[0]
+    z = np.random.default_rng(n).standard_normal((n, inp.shape[1], 1, 1), dtype=np.float32)
+    want = session.run(None, {inp.name: z})[0]
+    got = parallel.run_split(session, inp.name, z, workers)
+    assert got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_chunks_run_on_several_threads_and_cover_the_batch_once():
+    seen_threads, seen_rows = set(), []
+    lock = threading.Lock()
+
+    class Recorder:
+        def run(self, outputs, feed):
+            x = feed["z"]
+            with lock:
+                seen_threads.add(threading.get_ident())
+                seen_rows.extend(x[:, 0].tolist())
+            threading.Event().wait(0.01)  # long enough for the other threads to take chunks
+            return [x * 2]
+
+    x = np.arange(24, dtype=np.float32).reshape(24, 1)
+    out = parallel.run_split(Recorder(), "z", x, workers=3)
+    assert np.array_equal(out, x * 2)  # in order
+    assert sorted(seen_rows) == list(range(24))  # every row once
+    assert len(seen_threads) == 3
+
+
+def test_a_failing_chunk_fails_the_call():
+    class Fails:
+        def run(self, outputs, feed):
+            if feed["z"][0, 0] >= 10:
+                raise RuntimeError("bad chunk")
+            return [feed["z"]]
+
+    with pytest.raises(RuntimeError, match="bad chunk"):
+        parallel.run_split(Fails(), "z", np.arange(16, dtype=np.float32).reshape(16, 1), workers=2)
