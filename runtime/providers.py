@@ -225,7 +225,9 @@ def create_session(model: bytes | str, requested: str = "auto", threads: int | N
             raise ModelLoadError(f"not a readable ONNX model ({ort_message(e)})") from None
     choice = check_loaded(plan, session.get_providers(), printed.getvalue() + "".join(native))
     if not gpu:
-        choice = replace(choice, workers=int(threads) if threads else available_cpus())
+        workers = int(threads) if threads else available_cpus()
+        note = choice.note.replace("running on CPU", f"running on CPU, {workers} thread{'s' * (workers > 1)}", 1)
+        choice = replace(choice, workers=workers, note=note)
     return session, choice
 
 

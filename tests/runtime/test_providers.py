@@ -124,6 +124,7 @@ def test_cpu_sessions_are_single_threaded_and_split_batches_across_workers(monke
     monkeypatch.setattr(providers, "available_cpus", lambda: 3)
     session, choice = create_session(str(GEN), "cpu", threads)
     assert choice.provider == CPU and choice.workers == workers
+    assert f"running on CPU, {workers} thread" in choice.note
     assert session.get_session_options().intra_op_num_threads == 1
 
 
