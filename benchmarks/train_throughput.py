@@ -19,8 +19,9 @@ timing (dcgan-train caches it on disk), and is reported separately.
 Epochs of the two loops alternate, so both see the same machine load; the first epoch of
 each is a warm-up (with --compile, it also takes the compilation).  Printed: per-epoch
 images/s, medians, their ratio, and each loop's share of the device's peak: images/s x the
-FLOPs of one of its steps per image (FlopCounterMode), against a dense matmul measured in the
-same run in the loops' arithmetic (bf16 with --amp, else fp32).
+FLOPs of one of its steps per image (FlopCounterMode), against, on a GPU, a dense matmul
+measured in the same run in the loops' arithmetic (bf16 with --amp, else fp32), on a CPU the
+cores' fp32 FMA rate (benchmarks/peak.py).
 """
 from __future__ import annotations
 
@@ -123,9 +124,9 @@ def loop_flops_per_image(images, cfg, folder: Path, batch: int = 16) -> float:
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype) -> tuple[float, int]:
-    """(FLOP/s, n) of a square dense matmul in ``dtype`` on ``device``, median of a few: the
+    """(FLOP/s, n) of a square dense matmul in ``dtype`` on a GPU, median of a few: the
     device's attainable peak for the arithmetic the loops use, measured in this run."""
-    n = 8192 if device.type == "cuda" else 1024
+    n = 8192
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -244,11 +245,21 @@ def main() -> None:
     print(f"median images/s: seed {seed:.1f}, dcgan-train {ours:.1f}; ratio {ours / seed:.2f}x")
 
     flops = step_flops_per_image(device, args.g_width, args.d_width, args.latent_dim)
-    dtype = torch.bfloat16 if args.amp else torch.float32
-    peak, n = matmul_peak(device, dtype)
     print(f"FLOPs per image (torch FlopCounterMode): d2l step {flops / 1e9:.3g} G, dcgan-train's "
-          f"step {own_flops / 1e9:.3g} G; peak: {n}x{n} {str(dtype).removeprefix('torch.')} matmul "
-          f"on {device}, measured now: {peak / 1e12:.2f} TFLOP/s")
+          f"step {own_flops / 1e9:.3g} G")
+    if device.type == "cpu":
+        # torch's own fp32 matmul reached ~0.2 TFLOP/s here, below what its convolutions did:
+        # the FMA rate of the cores is the peak (bf16 autocast is set against it too).
+        from peak import describe_peak
+
+        with tempfile.TemporaryDirectory() as tmp:
+            peak = describe_peak(Path(tmp), args.threads)[0] * 1e9
+        what = "the cores' fp32 FMA rate"
+    else:
+        dtype = torch.bfloat16 if args.amp else torch.float32
+        peak, n = matmul_peak(device, dtype)
+        what = f"a {n}x{n} {str(dtype).removeprefix('torch.')} matmul on {device}, measured now"
+    print(f"peak: {what}: {peak / 1e12:.3f} TFLOP/s")
     print(f"  seed         {seed * flops / 1e12:8.3f} TFLOP/s = {100 * seed * flops / peak:5.1f}% of that peak")
     print(f"  dcgan-train  {ours * own_flops / 1e12:8.3f} TFLOP/s = {100 * ours * own_flops / peak:5.1f}% "
           f"of that peak ({100 * ours * flops / peak:.1f}% counting the d2l step's FLOPs per image)")
