@@ -190,4 +190,4 @@ class Generator:
         return np.concatenate(out, axis=0)
 
     def _forward(self, feed: np.ndarray) -> np.ndarray:
-        return to_uint8(self.model.run(self._z.name, feed), self.info.output_range)
+        return self.model.run(self._z.name, feed, post=lambda y: to_uint8(y, self.info.output_range))

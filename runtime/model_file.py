@@ -75,10 +75,10 @@ class LoadedModel:
         h.update(_read(self.source) if self.source is not None else b"")
         return h.hexdigest()
 
-    def run(self, input_name: str, x) -> Any:
-        """The model's first output for input ``x``: on the CPU, the batch split across
-        ``choice.workers`` threads (parallel.py)."""
-        return run_split(self.session, input_name, x, self.choice.workers)
+    def run(self, input_name: str, x, post=None) -> Any:
+        """The model's first output for input ``x`` (passed through ``post``, chunk by chunk):
+        on the CPU, the batch split across ``choice.workers`` threads (parallel.py)."""
+        return run_split(self.session, input_name, x, self.choice.workers, post)
 
     def metadata(self) -> ModelInfo | None:
         """Our metadata, or None when the model has none; ModelLoadError when it is malformed."""

@@ -25,12 +25,15 @@ import numpy as np
 CHUNKS_PER_WORKER = 4
 
 
-def run_split(session, input_name: str, x: np.ndarray, workers: int) -> np.ndarray:
+def run_split(session, input_name: str, x: np.ndarray, workers: int, post=None) -> np.ndarray:
     """The first output of ``session`` for input ``x``, computed in chunks along the batch by
-    ``workers`` threads (the caller's among them); one plain run when there is nothing to split."""
+    ``workers`` threads (the caller's among them); one plain run when there is nothing to split.
+    ``post``, if given, is applied to each chunk's output in the thread that computed it (the
+    conversion to uint8 images then runs in parallel too: ~3% of a batch's time)."""
+    post = post or (lambda y: y)
     n = len(x)
     if workers <= 1 or n < 2:
-        return session.run(None, {input_name: x})[0]
+        return post(session.run(None, {input_name: x})[0])
     n_chunks = min(n, CHUNKS_PER_WORKER * workers)
     bounds = [n * i // n_chunks for i in range(n_chunks + 1)]
     outputs: list[np.ndarray | None] = [None] * n_chunks
@@ -45,7 +48,7 @@ def run_split(session, input_name: str, x: np.ndarray, workers: int) -> np.ndarr
             if i is None:
                 return
             try:
-                outputs[i] = session.run(None, {input_name: x[bounds[i] : bounds[i + 1]]})[0]
+                outputs[i] = post(session.run(None, {input_name: x[bounds[i] : bounds[i + 1]]})[0])
             except BaseException as e:  # re-raised in the caller's thread
                 failures.append(e)
                 return

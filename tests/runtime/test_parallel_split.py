@@ -46,6 +46,27 @@ def test_chunks_run_on_several_threads_and_cover_the_batch_once():
     assert len(seen_threads) == 3
 
 
+def test_post_runs_on_each_chunk_in_the_thread_that_computed_it():
+    where = {}
+    lock = threading.Lock()
+
+    class Echo:
+        def run(self, outputs, feed):
+            threading.Event().wait(0.01)
+            return [feed["z"]]
+
+    def post(y):
+        with lock:
+            where.setdefault(threading.get_ident(), []).append(len(y))
+        return y.astype(np.int64) + 1
+
+    x = np.arange(20, dtype=np.float32).reshape(20, 1)
+    out = parallel.run_split(Echo(), "z", x, workers=2, post=post)
+    assert out.dtype == np.int64 and np.array_equal(out, x.astype(np.int64) + 1)
+    assert sum(sum(v) for v in where.values()) == 20 and len(where) == 2
+    assert np.array_equal(parallel.run_split(Echo(), "z", x[:1], workers=2, post=post), [[1]])
+
+
 def test_a_failing_chunk_fails_the_call():
     class Fails:
         def run(self, outputs, feed):

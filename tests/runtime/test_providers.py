@@ -136,7 +136,7 @@ def test_dcgan_gen_passes_its_thread_count_to_the_split(monkeypatch, tmp_path):
     seen = []
     real = parallel.run_split
     monkeypatch.setattr("dcgan.runtime.model_file.run_split",
-                        lambda s, name, x, workers: seen.append(workers) or real(s, name, x, workers))
+                        lambda s, name, x, workers, post=None: seen.append(workers) or real(s, name, x, workers, post))
     out = tmp_path / "g.npy"
     r = CliRunner().invoke(cli.main, ["--model", str(GEN), "--n", "5", "--out", str(out), "-q", "--threads", "2"])
     assert r.exit_code == 0, r.output
