@@ -4,11 +4,11 @@ ONNX Runtime parallelises inside each operator: its worker threads meet at the e
 operator, and this network's transposed convolutions run one image at a time, with a col2im
 step that does not run in parallel. Splitting the batch instead gives each thread whole images
 to compute alone, with no meeting point until the end. Measured on 2 cores with the bundled
-generator (benchmarks/runtime.py, section 2): against a session with 2 intra-op threads,
-1.2-1.4x the images/s at batch 2 to 256 for fp32 and 1.7-2.1x for int8, and with one core
-busy elsewhere 1.2-1.3x, where intra-op threads wait at every operator for the thread that
-shares its core. A session's run() may be called from several threads at once; it releases
-the GIL while it computes.
+generator (benchmarks/runtime.py, section 2, and benchmarks/precision.py): against a
+session with 2 intra-op threads, 1.2-1.4x the images/s at batch 2 to 256 for fp32 and
+1.7-2.1x for int8; with one core busy elsewhere 0.96-1.3x in different runs (intra-op threads
+then wait at every operator for the thread that shares its core). A session's run() may be
+called from several threads at once; it releases the GIL while it computes.
 
 Chunks are smaller than a thread's share (CHUNKS_PER_WORKER per thread), taken in turn by
 whichever thread is free: on a loaded machine the thread that gets more CPU does more chunks
