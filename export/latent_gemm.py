@@ -13,14 +13,16 @@ the weight is read once per batch, and the Gemm's output is already in NCHW orde
 layout is (C_in, C_out, k, k)), so the Reshape moves no data. Same multiply-adds, same
 numbers to ~4e-6. Reshape's 0 keeps the batch dimension symbolic for shape inference.
 
-The sub-pixel int8 path (subpixel.py) reads the traced ConvTranspose chain, so it starts
-from the graph before this pass.
+The first layer is read and checked as the sub-pixel rewrite reads it (subpixel.py), which in
+turn accepts the Gemm form this pass writes.
 """
 from __future__ import annotations
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+
+from .subpixel import SubpixelError, read_conv_transpose
 
 
 class LatentGemmError(ValueError):
@@ -40,21 +42,13 @@ def latent_layer_as_gemm(model: onnx.ModelProto) -> onnx.ModelProto:
     if len(users) != 1 or users[0].op_type != "ConvTranspose":
         raise LatentGemmError("the latent must feed one ConvTranspose")
     conv = users[0]
-    inits = {t.name: t for t in graph.initializer}
-    if any(name and name not in inits for name in conv.input[1:]):
-        raise LatentGemmError(f"{conv.name}: weights must be initializers")
-    attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
-    weight = numpy_helper.to_array(inits[conv.input[1]])
-    if weight.ndim != 4 or weight.shape[0] != dims[1] or weight.shape[2] != weight.shape[3]:
+    try:
+        layer = read_conv_transpose(conv, {t.name: t for t in graph.initializer}, first=True)
+    except SubpixelError as e:
+        raise LatentGemmError(str(e)) from None
+    weight, bias = layer.weight, layer.bias
+    if weight.shape[0] != dims[1]:
         raise LatentGemmError(f"{conv.name}: expected a (L, C_out, k, k) weight")
-    if not (attrs.get("group", 1) == 1
-            and list(attrs.get("strides", [1, 1])) == [1, 1]
-            and not any(attrs.get("pads", [0, 0, 0, 0]))
-            and not any(attrs.get("output_padding", [0, 0]))
-            and list(attrs.get("dilations", [1, 1])) == [1, 1]
-            and "output_shape" not in attrs
-            and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")):
-        raise LatentGemmError(f"{conv.name}: expected a plain ConvTranspose, stride 1, no padding")
 
     latent, c_out, k = weight.shape[0], weight.shape[1], weight.shape[2]
     stem = conv.name or "latent_layer"
@@ -62,8 +56,7 @@ def latent_layer_as_gemm(model: onnx.ModelProto) -> onnx.ModelProto:
                                          f"{stem}.gemm_weight"),
                  numpy_helper.from_array(np.array([0, c_out, k, k], np.int64), f"{stem}.nchw_shape")]
     gemm_inputs = [f"{stem}.flat", f"{stem}.gemm_weight"]
-    if len(conv.input) > 2 and conv.input[2]:
-        bias = numpy_helper.to_array(inits[conv.input[2]])
+    if bias is not None:
         new_inits.append(numpy_helper.from_array(np.repeat(bias, k * k), f"{stem}.gemm_bias"))
         gemm_inputs.append(f"{stem}.gemm_bias")
     replacement = [

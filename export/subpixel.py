@@ -203,7 +203,7 @@ def _read_chain(graph: onnx.GraphProto) -> tuple[list[_Layer], onnx.ValueInfoPro
             raise SubpixelError(f"{tensor!r} feeds {len(users)} nodes; expected a chain")
         node = users[0]
         if node.op_type == "ConvTranspose":
-            layers.append(_layer(node, inits, first=not layers))
+            layers.append(read_conv_transpose(node, inits, first=not layers))
         elif node.op_type in ELEMENTWISE and layers:
             layers[-1].activations.append(node)
         else:
@@ -250,7 +250,9 @@ def _gemm_head(flatten: onnx.NodeProto, consumers: dict, inits: dict, latent: in
     return _Layer(weight.reshape(latent, c_out, k, k), bias, {}), reshape.output[0]
 
 
-def _layer(node: onnx.NodeProto, inits: dict, first: bool) -> _Layer:
+def read_conv_transpose(node: onnx.NodeProto, inits: dict, first: bool) -> _Layer:
+    """The weight, bias and attributes of a plain ConvTranspose: for the ``first`` layer
+    stride 1 and no padding, else kernel 4, stride 2, padding 1; SubpixelError otherwise."""
     if any(name and name not in inits for name in node.input[1:]):
         raise SubpixelError(f"{node.name}: weights must be initializers")
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}

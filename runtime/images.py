@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .atomic import PendingFile, atomic_path
+from .atomic import PendingFile, atomic_path, atomic_write_bytes
 from .errors import OutputError
 
 # Format name and Pillow save options per extension. PNG is written by encode_png below, not
@@ -139,9 +139,7 @@ def save_image(pixels: np.ndarray, path: str | os.PathLike) -> None:
     """One uint8 (H, W, C) image, format by extension, written atomically."""
     ext = extension(path, tuple(IMAGE_FORMATS))
     if ext == ".png":
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                f.write(encode_png(pixels))
+        atomic_write_bytes(path, encode_png(pixels))
         return
     from PIL import Image
 

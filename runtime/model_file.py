@@ -102,27 +102,22 @@ def _read(source) -> bytes:
         return f.read()
 
 
-def _bundled_source():
-    """(path or bytes, display path) of the bundled model."""
-    res = bundled_model()
-    if not res.is_file():
-        raise ModelNotFoundError(
-            f"this install has no bundled model ({BUNDLED_MODEL}); pass --model FILE.onnx"
-        )
-    if isinstance(res, os.PathLike):
-        return os.fspath(res), str(res)
-    return res.read_bytes(), str(res)  # inside a zip: no file ONNX Runtime could open
-
-
-def model_source(path: str | os.PathLike | None) -> tuple[str | bytes, str, bool, int]:
-    """(what to give ONNX Runtime: a file path or bytes, display path, bundled?, size in bytes)
-    for a model path, or the bundled model when None. Missing, unreadable, folder and empty
-    files are refused here with the OS's reason, before ONNX Runtime sees them."""
+def model_source(path: str | os.PathLike | None) -> tuple[str | bytes, str, bool, int, Any]:
+    """(what to give ONNX Runtime: a file path or bytes, display path, bundled?, size in bytes,
+    the path or bundled resource to read again for the sha256) for a model path, or the
+    bundled model when None. Missing, unreadable, folder and empty files are refused here
+    with the OS's reason, before ONNX Runtime sees them."""
     if path is None:
-        model, shown = _bundled_source()
-        bundled = True
+        res = bundled_model()
+        if not res.is_file():
+            raise ModelNotFoundError(
+                f"this install has no bundled model ({BUNDLED_MODEL}); pass --model FILE.onnx"
+            )
+        # inside a zip there is no file ONNX Runtime could open: its bytes then
+        model = os.fspath(res) if isinstance(res, os.PathLike) else res.read_bytes()
+        shown, bundled, source = str(res), True, res
     else:
-        model = shown = os.fspath(path)
+        model = shown = source = os.fspath(path)
         bundled = False
         if os.path.isdir(model):
             raise ModelNotFoundError(f"{model} is a folder, not an ONNX model file")
@@ -136,13 +131,13 @@ def model_source(path: str | os.PathLike | None) -> tuple[str | bytes, str, bool
     size = len(model) if isinstance(model, bytes) else os.path.getsize(model)
     if size == 0:
         raise ModelLoadError(f"{shown} is empty, not an ONNX model")
-    return model, shown, bundled, size
+    return model, shown, bundled, size, source
 
 
 def load_model(
     path: str | os.PathLike | None = None, provider: str = "auto", threads: int | None = None
 ) -> LoadedModel:
-    model, shown, bundled, size = model_source(path)
+    model, shown, bundled, size, source = model_source(path)
     try:
         session, choice = create_session(model, provider, threads)
     except ModelLoadError as e:
@@ -157,7 +152,7 @@ def load_model(
         inputs=tuple(_spec(a) for a in session.get_inputs()),
         outputs=tuple(_spec(a) for a in session.get_outputs()),
         metadata_text=meta.get(METADATA_KEY),
-        source=bundled_model() if bundled else os.fspath(path),
+        source=source,
     )
 
 

@@ -12,7 +12,7 @@ import io
 import os
 import sys
 from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from .errors import ModelLoadError, ProviderError
@@ -106,12 +106,16 @@ def plan_providers(requested: str, available: Sequence[str], known: Sequence[str
     return ProviderPlan(requested, tuple(chain), name)
 
 
-def check_loaded(plan: ProviderPlan, loaded: Sequence[str], detail: str = "") -> ProviderChoice:
+def check_loaded(plan: ProviderPlan, loaded: Sequence[str], detail: str = "",
+                 workers: int | None = None) -> ProviderChoice:
     """What ran, from ``session.get_providers()``; an explicit provider that did not load is an error.
 
     ``detail``: what ONNX Runtime printed while creating the session (the reason a GPU
-    provider failed to load), shown in the error or the fallback note.
+    provider failed to load), shown in the error or the fallback note. ``workers``: the
+    threads that split a CPU-only session's batches (parallel.py), said in the note.
     """
+    cpu = "CPU" if workers is None else f"CPU, {workers} thread{'s' * (workers > 1)}"
+    ran = lambda provider, note: ProviderChoice(provider, note, workers or 1)  # noqa: E731
     first = loaded[0] if loaded else CPU
     reason = first_error_line(detail)
     if plan.required is not None:
@@ -120,15 +124,13 @@ def check_loaded(plan: ProviderPlan, loaded: Sequence[str], detail: str = "") ->
             raise ProviderError(
                 f"provider {short_name(plan.required)} is installed but failed to load{because}"
             )
-        return ProviderChoice(plan.required, f"running on {short_name(plan.required)}")
+        return ran(plan.required, f"running on {cpu if plan.required == CPU else short_name(plan.required)}")
     if plan.providers[0] != CPU and first == CPU:
         because = f" ({reason})" if reason else ""
-        return ProviderChoice(
-            CPU, f"running on CPU: {short_name(plan.providers[0])} could not be loaded{because}"
-        )
+        return ran(CPU, f"running on {cpu}: {short_name(plan.providers[0])} could not be loaded{because}")
     if first == CPU:
-        return ProviderChoice(CPU, "running on CPU (no GPU provider in this onnxruntime)")
-    return ProviderChoice(first, f"running on {short_name(first)}")
+        return ran(CPU, f"running on {cpu} (no GPU provider in this onnxruntime)")
+    return ran(first, f"running on {short_name(first)}")
 
 
 def first_error_line(text: str) -> str:
@@ -223,12 +225,8 @@ def create_session(model: bytes | str, requested: str = "auto", threads: int | N
             )
         except Exception as e:  # ORT raises its own pybind types (InvalidProtobuf, Fail...)
             raise ModelLoadError(f"not a readable ONNX model ({ort_message(e)})") from None
-    choice = check_loaded(plan, session.get_providers(), printed.getvalue() + "".join(native))
-    if not gpu:
-        workers = int(threads) if threads else available_cpus()
-        note = choice.note.replace("running on CPU", f"running on CPU, {workers} thread{'s' * (workers > 1)}", 1)
-        choice = replace(choice, workers=workers, note=note)
-    return session, choice
+    workers = None if gpu else (int(threads) if threads else available_cpus())
+    return session, check_loaded(plan, session.get_providers(), printed.getvalue() + "".join(native), workers)
 
 
 def ort_message(e: Exception) -> str:
