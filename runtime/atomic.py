@@ -53,7 +53,11 @@ class PendingFile:
             raise OutputError(f"cannot write {self.final}: {e.strerror or e}") from None
 
     def commit(self) -> None:
-        os.replace(self.tmp, self.final)
+        try:
+            os.replace(self.tmp, self.final)
+        except OSError as e:  # e.g. a folder where the file should go: name the file, not the temp
+            self.discard()
+            raise OutputError(f"cannot write {self.final}: {e.strerror or e}") from None
 
     def discard(self) -> None:
         try:

@@ -18,21 +18,29 @@ from click.core import ParameterSource
 from .command import OneLineErrors
 from .errors import DcganRuntimeError, OutputError
 from .generator import DEFAULT_BATCH_SIZE, Generator
-from .images import ANIMATION_EXTENSIONS, GRID_EXTENSIONS, MAX_GRID_IMAGES, extension
+from .images import ANIMATION_EXTENSIONS, GRID_EXTENSIONS, MAX_GRID_IMAGES
 from .metadata import MetadataError
 from .shards import check_same_model, parse_seed_range
 
 PROG = "dcgan-gen"
 DEFAULT_OUT = Path("grid.png")
+# Images one command may make: ~12 TB as .npy, a week on one CPU box. Larger jobs are split
+# into --seeds ranges, which machines (or successive runs) write side by side.
+MAX_JOB_IMAGES = 10**9
+MAX_THREADS = 1024
 
 
 def _seed_range(ctx, param, value):
     if value is None:
         return None
     try:
-        return parse_seed_range(value)
+        seeds = parse_seed_range(value)
     except ValueError as e:
         raise click.BadParameter(str(e), ctx, param) from None
+    if seeds.stop - seeds.start > MAX_JOB_IMAGES:  # len() of so long a range would overflow
+        raise click.BadParameter(f"{value!r} holds {seeds.stop - seeds.start} seeds; one job makes "
+                                 f"at most {MAX_JOB_IMAGES}: split it into ranges", ctx, param)
+    return seeds
 
 
 def _seed_list(ctx, param, value):
@@ -52,7 +60,7 @@ def _given(ctx: click.Context, name: str) -> bool:
 
 
 @click.command(PROG, cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--n", "n", type=click.IntRange(min=1), default=21, show_default=True, metavar="N",
+@click.option("--n", "n", type=click.IntRange(min=1, max=MAX_JOB_IMAGES), default=21, show_default=True, metavar="N",
               help="Number of images.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help=f"Output file, type by extension: {', '.join(GRID_EXTENSIONS)} (raw uint8 "
@@ -74,18 +82,19 @@ def _given(ctx: click.Context, name: str) -> bool:
               "disjoint ranges to split a large job.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE,
               show_default=True, metavar="B", help="Images per inference call (bounds memory).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, metavar="T",
+@click.option("--threads", type=click.IntRange(min=1, max=MAX_THREADS), default=None, metavar="T",
               help="CPU threads, each computing its own images of a batch.  [default: one per CPU]")
 @click.option("--provider", default="auto", show_default=True, metavar="NAME",
               help="auto, cpu, cuda, tensorrt, or an ONNX Runtime provider name.")
 @click.option("--info", is_flag=True, help="Print the model's metadata and signature, and exit.")
 @click.option("--interpolate", callback=_seed_list, default=None, metavar="A,B[,C...]",
-              help="Walk (spherically) between the latents of these seeds.")
+              help="Walk (spherically) between the latents of these seeds: a grid with one "
+              "row of --steps images per pair, or a .gif.")
 @click.option("--steps", type=click.IntRange(min=2), default=8, show_default=True, metavar="K",
               help="Images per interpolation segment, ends included.")
 @click.option("--rank-with", type=click.Path(path_type=Path), default=None, metavar="D.onnx",
               help="Discriminator ONNX: draw oversample x N images, keep the N it scores highest.")
-@click.option("--oversample", type=click.IntRange(min=1), default=4, show_default=True,
+@click.option("--oversample", type=click.IntRange(min=1, max=MAX_JOB_IMAGES), default=4, show_default=True,
               metavar="K", help="Candidates per kept image with --rank-with.")
 @click.option("-q", "--quiet", is_flag=True, help="No provider line, progress bar or summary.")
 @click.pass_context
@@ -108,7 +117,7 @@ def main(ctx, n, out, out_dir, nrow, padding, model, seed, seed_range, batch_siz
         if rank_with is not None:
             seed_range = range(seed, seed + n * oversample)
         out = out if out is not None or out_dir is not None else DEFAULT_OUT
-        _check_output(out, out_dir, interpolate, len(seed_range) if rank_with is None else n,
+        _check_output(out, out_dir, interpolate, steps, len(seed_range) if rank_with is None else n,
                       nrow, padding)
 
         generator = Generator.load(model, provider, threads)
@@ -140,7 +149,7 @@ def _check_combination(ctx, out, out_dir, interpolate, rank_with, seed_range) ->
     if out is not None and out_dir is not None:
         raise click.UsageError("give --out or --out-dir, not both")
     if interpolate is not None:
-        clash = [o for o in ("n", "seed", "seed_range", "rank_with") if _given(ctx, o)]
+        clash = [o for o in ("n", "seed", "seed_range", "rank_with", "nrow") if _given(ctx, o)]
         if out_dir is not None:
             clash.append("out_dir")
         if clash:
@@ -152,14 +161,19 @@ def _check_combination(ctx, out, out_dir, interpolate, rank_with, seed_range) ->
         raise click.UsageError("--seeds sets both the first seed and the count; drop --seed/--n")
     if rank_with is not None and ctx.params["n"] > MAX_GRID_IMAGES:
         raise click.UsageError(f"--rank-with keeps at most {MAX_GRID_IMAGES} images")
+    if rank_with is not None and ctx.params["n"] * ctx.params["oversample"] > MAX_JOB_IMAGES:
+        raise click.UsageError(f"--rank-with draws --n x --oversample candidates, at most {MAX_JOB_IMAGES}")
 
 
-def _check_output(out, out_dir, interpolate, count, nrow, padding) -> None:
-    """Refuse, before the model is even loaded, an output that could not be written."""
+def _check_output(out, out_dir, interpolate, steps, count, nrow, padding) -> None:
+    """Refuse, before the model is even loaded, an output that could not be written.
+
+    Tiles are taken as 64x64, the size every generator of this toolkit makes; the jobs check
+    again with the model's own size once it is loaded."""
     import os
 
     from .atomic import check_writable_file
-    from .images import check_grid
+    from .images import check_free_space, check_grid
 
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():
@@ -169,12 +183,15 @@ def _check_output(out, out_dir, interpolate, count, nrow, padding) -> None:
         return
     check_writable_file(out)
     if interpolate is not None:
-        extension(out, (*GRID_EXTENSIONS, *ANIMATION_EXTENSIONS))
+        from .jobs import check_interpolation
+
+        check_interpolation(out, len(interpolate), steps, (64, 64), padding)
     elif Path(out).suffix.lower() in ANIMATION_EXTENSIONS:
         raise OutputError(f"{out}: .gif is written only with --interpolate")
     else:
-        # 64x64 tiles: the size every generator of this toolkit makes; rechecked once loaded.
         check_grid(out, count, (64, 64), nrow, padding)
+        if Path(out).suffix.lower() == ".npy":
+            check_free_space(out, count * 64 * 64 * 3)
 
 
 def _run(generator, discriminator, out, out_dir, seeds, n, nrow, padding, batch_size,

@@ -135,9 +135,12 @@ class Generator:
 
     def generate(self, latents: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """uint8 (n, H, W, C) images for (n, latent_dim) latents, computed in chunks."""
-        latents = np.asarray(latents, dtype=np.float32).reshape(len(latents), -1)
-        if latents.shape[1] != self.latent_dim:
-            raise ValueError(f"latents must have {self.latent_dim} columns, got {latents.shape[1]}")
+        latents = np.asarray(latents, dtype=np.float32)
+        if latents.ndim == 0 or latents.size != len(latents) * self.latent_dim:
+            raise ValueError(f"latents must be (n, {self.latent_dim}), got shape {latents.shape}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        latents = latents.reshape(len(latents), self.latent_dim)
         parts = [self._run(latents[i : i + batch_size]) for i in range(0, len(latents), batch_size)]
         if not parts:
             return np.empty((0, *self.image_shape), dtype=np.uint8)

@@ -28,8 +28,11 @@ GRID_EXTENSIONS = (*IMAGE_FORMATS, ".npy")
 ANIMATION_EXTENSIONS = (".gif",)
 # Largest side each format can store (pixels).
 MAX_SIDE = {"PNG": 2**31 - 1, "JPEG": 65_535, "WEBP": 16_383, "GIF": 65_535}
-# A grid is built in memory before it is encoded: cap it (4096 tiles of 64x64 is ~54 MB).
+# A grid is built in memory before it is encoded: cap it (4096 tiles of 64x64 is ~54 MB), and
+# cap its bytes too, which a large --padding can inflate. GIF frames are held the same way.
 MAX_GRID_IMAGES = 4096
+MAX_GRID_BYTES = 256 * 2**20
+MAX_ANIMATION_FRAMES = 4096
 
 
 def extension(path: str | os.PathLike, allowed: Sequence[str]) -> str:
@@ -52,6 +55,8 @@ def grid_size(n: int, tile: tuple[int, int], nrow: int, padding: int) -> tuple[i
 def check_grid(path: str | os.PathLike, n: int, tile: tuple[int, int], nrow: int, padding: int) -> None:
     """Refuse, before sampling, a grid this format or the memory cap cannot hold."""
     ext = extension(path, GRID_EXTENSIONS)
+    if nrow < 1 or padding < 0:
+        raise ValueError(f"a grid needs nrow >= 1 and padding >= 0, got {nrow} and {padding}")
     if ext == ".npy":
         return  # written chunk by chunk, any n
     if n > MAX_GRID_IMAGES:
@@ -61,6 +66,11 @@ def check_grid(path: str | os.PathLike, n: int, tile: tuple[int, int], nrow: int
         )
     fmt = IMAGE_FORMATS[ext][0]
     gh, gw = grid_size(n, tile, nrow, padding)
+    if gh * gw * 3 > MAX_GRID_BYTES:
+        raise OutputError(
+            f"a grid of {n} images with --padding {padding} would be {gw}x{gh} px, more than "
+            f"the {MAX_GRID_BYTES >> 20} MiB a grid may take in memory; lower --padding"
+        )
     if max(gh, gw) > MAX_SIDE[fmt]:
         raise OutputError(
             f"a grid of {n} images with --nrow {nrow} is {gw}x{gh} px, more than {fmt} "
@@ -172,6 +182,8 @@ def save_gif(frames: np.ndarray, path: str | os.PathLike, frame_ms: int = 80) ->
     from PIL import Image
 
     extension(path, ANIMATION_EXTENSIONS)
+    if len(frames) > MAX_ANIMATION_FRAMES:
+        raise OutputError(f"an animation holds at most {MAX_ANIMATION_FRAMES} frames (asked {len(frames)})")
     pics = [Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in frames]
     with atomic_path(path) as tmp:
         pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:], duration=frame_ms,
@@ -189,6 +201,7 @@ class NpyWriter:
         self.filled = 0
 
     def __enter__(self) -> "NpyWriter":
+        check_free_space(self.path, int(np.prod(self.shape, dtype=object)) + 128)
         self._pending = PendingFile(self.path)
         try:
             self._array = np.lib.format.open_memmap(
@@ -212,3 +225,44 @@ class NpyWriter:
                 raise OutputError(f"{self.path}: only {self.filled} of {self.shape[0]} images written")
             return
         self._pending.commit()
+
+
+def check_free_space(path: str | os.PathLike, size: int) -> None:
+    """Refuse, before writing, a file of ``size`` bytes that the disk under ``path`` cannot hold.
+
+    The .npy memory map is a sparse file: without this, a disk too small fails only when the
+    pages are written, after the sampling time was spent."""
+    folder = Path(path).parent if str(Path(path).parent) else Path(".")
+    try:
+        st = os.statvfs(folder)
+    except (AttributeError, OSError):  # no statvfs (Windows) or no folder: the write will say
+        return
+    free = st.f_bavail * st.f_frsize
+    if size > free:
+        raise OutputError(f"{path} would take {_human(size)}; the disk under {folder} has {_human(free)} free")
+
+
+def _human(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{size} B"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def is_whole_png(path: str | os.PathLike) -> bool:
+    """True when the file starts with PNG's signature and ends with its IEND chunk.
+
+    Files written here are whole (temp file, then rename), but a folder merged by copying can
+    hold truncated or empty ones; a resumed job rewrites those instead of counting them done."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            f.seek(0, os.SEEK_END)
+            if f.tell() < 8 + 25 + 12:  # signature, IHDR, IEND
+                return False
+            f.seek(-12, os.SEEK_END)
+            tail = f.read(12)
+    except OSError:
+        return False
+    return head == b"\x89PNG\r\n\x1a\n" and tail == _png_chunk(b"IEND", b"")

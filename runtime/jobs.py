@@ -15,18 +15,22 @@ from typing import Sequence
 import numpy as np
 
 from .discriminator import Discriminator, rank_samples
+from .errors import OutputError
 from .generator import DEFAULT_BATCH_SIZE, Generator
 from .images import (
+    ANIMATION_EXTENSIONS,
+    MAX_ANIMATION_FRAMES,
     GridCanvas,
     NpyWriter,
     check_grid,
     extension,
     GRID_EXTENSIONS,
+    is_whole_png,
     save_gif,
     save_grid,
     save_image,
 )
-from .latents import interpolation_path, interpolation_rows
+from .latents import interpolation_count, interpolation_path, interpolation_rows
 from .shards import ManifestWriter, check_same_model, existing_files, seed_filename
 
 
@@ -85,7 +89,8 @@ def write_folder(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
 ) -> tuple[int, int]:
-    """One PNG per seed plus the range's manifest; seeds whose file exists are skipped.
+    """One PNG per seed plus the range's manifest; seeds whose file exists whole are skipped
+    (a truncated or empty one is written again).
 
     Returns (written, skipped).
     """
@@ -96,7 +101,7 @@ def write_folder(
     todo = []
     for s in seeds:
         name = seed_filename(s)
-        if name in present:
+        if name in present and is_whole_png(out_dir / name):
             manifest.add(s, name)
         else:
             todo.append(s)
@@ -126,6 +131,7 @@ def write_interpolation(
 
     Returns the number of images (grid tiles or animation frames).
     """
+    check_interpolation(out, len(seeds), steps, generator.image_shape[:2], padding)
     if Path(out).suffix.lower() == ".gif":
         path = interpolation_path(seeds, steps, generator.latent_dim)
         frames = generator.generate(path, batch_size)
@@ -135,6 +141,19 @@ def write_interpolation(
     images = generator.generate(rows.reshape(-1, rows.shape[-1]), batch_size)
     save_grid(images, out, nrow=steps, padding=padding)
     return len(images)
+
+
+def check_interpolation(out: Path, n_seeds: int, steps: int, tile: tuple[int, int],
+                        padding: int = 2) -> None:
+    """Refuse, before sampling, an interpolation its output cannot hold."""
+    ext = extension(out, (*GRID_EXTENSIONS, *ANIMATION_EXTENSIONS))
+    count = interpolation_count(n_seeds, steps, animation=ext in ANIMATION_EXTENSIONS)
+    if ext in ANIMATION_EXTENSIONS:
+        if count > MAX_ANIMATION_FRAMES:
+            raise OutputError(f"an animation holds at most {MAX_ANIMATION_FRAMES} frames; "
+                              f"{n_seeds} seeds with --steps {steps} make {count}")
+    else:
+        check_grid(out, count, tile, steps, padding)
 
 
 def write_ranked(

@@ -66,3 +66,10 @@ def interpolation_path(seeds: Sequence[int], steps: int, latent_dim: int) -> np.
     rows = interpolation_rows(seeds, steps, latent_dim)
     parts = [rows[0]] + [r[1:] for r in rows[1:]]
     return np.concatenate(parts, axis=0)
+
+
+def interpolation_count(n_seeds: int, steps: int, animation: bool) -> int:
+    """Images an interpolation makes: a grid row of ``steps`` per pair of seeds, or one walk
+    (for an animation) in which each shared end appears once."""
+    segments = n_seeds - 1
+    return segments * (steps - 1) + 1 if animation else segments * steps

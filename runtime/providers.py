@@ -35,6 +35,10 @@ ALIASES = {
     "coreml": "CoreMLExecutionProvider",
 }
 
+# Listed by every onnxruntime build, but it calls a remote endpoint: a model run with it
+# computes on the CPU provider behind it, while the note would say "running on Azure".
+REMOTE = ("AzureExecutionProvider",)
+
 # What a GPU provider needs besides itself: nodes it cannot run fall back along this list.
 FALLBACKS = {TENSORRT: (CUDA, CPU)}
 
@@ -89,6 +93,11 @@ def plan_providers(requested: str, available: Sequence[str], known: Sequence[str
     ``known``: ``onnxruntime.get_all_providers()`` (every name ONNX Runtime knows).
     """
     name = normalize(requested, list(dict.fromkeys([*available, *known])))
+    if name in REMOTE:
+        raise ProviderError(
+            f"provider {short_name(name)} sends requests to a remote endpoint and computes "
+            "nothing here; use auto, cpu or a GPU provider"
+        )
     if name == "auto":
         # Only CUDA is tried automatically: TensorRT spends minutes building engines on first
         # use, and the other GPU providers are opted into by name.
@@ -209,6 +218,8 @@ def create_session(model: bytes | str, requested: str = "auto", threads: int | N
     many threads run it on chunks of a batch (parallel.py); a GPU session keeps ONNX
     Runtime's own threads for whatever runs on the CPU, and 1 worker.
     """
+    if threads is not None and int(threads) < 1:
+        raise ValueError(f"threads must be at least 1 (or None: one per CPU), got {threads}")
     import onnxruntime as ort
 
     ort.set_default_logger_severity(ORT_LOG_SEVERITY)

@@ -3,7 +3,8 @@
 Machines given disjoint ranges (``--seeds 0-49999`` and ``--seeds 50000-99999``) write
 disjoint files, and the image of a seed is the same everywhere, so their folders merge by
 copying. A killed job resumes by skipping the seeds whose files exist: each file is
-written atomically, so an existing file is a whole one.
+written atomically, so an existing file is a whole one (a truncated copy is rewritten).
+A seed file is trusted only when a manifest of the same model covers its seed.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .errors import OutputError
 MANIFEST_FORMAT = "dcgan-edge-manifest"
 MANIFEST_VERSION = 1
 _RANGE = re.compile(r"^\s*(\d+)\s*([-+])\s*(\d+)\s*$")
+_SEED_FILE = re.compile(r"^seed(\d+)\.png$")
 
 
 def parse_seed_range(text: str) -> range:
@@ -52,19 +54,39 @@ def existing_files(out_dir: Path) -> set[str]:
 
 
 def check_same_model(out_dir: Path, seeds: range, sha256: str) -> None:
-    """Refuse to mix models: a manifest in the folder whose seeds overlap ours but whose model differs."""
+    """Refuse to mix models: a manifest in the folder whose seeds overlap ours but whose model
+    differs, or files of our seeds that no manifest of this model covers (its manifest was
+    deleted or damaged, so which model made them is unknown)."""
+    covered = []
     for path in sorted(out_dir.glob("manifest-*.json")):
         try:
             m = json.loads(path.read_text())
             first, last = int(m["seeds"]["first"]), int(m["seeds"]["last"])
             other = m["model"]["sha256"]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue  # not one of ours; leave it alone
         if first <= seeds.stop - 1 and seeds.start <= last and other != sha256:
             raise OutputError(
                 f"{out_dir} already holds seeds {first}-{last} from another model "
                 f"(sha256 {other[:12]}...); use another --out-dir"
             )
+        if other == sha256:
+            covered.append((first, last))
+    stray = sorted(
+        seed for seed in _seed_files(out_dir)
+        if seed in seeds and not any(first <= seed <= last for first, last in covered)
+    )
+    if stray:
+        raise OutputError(
+            f"{out_dir} holds {len(stray)} image(s) of seeds {seeds.start}-{seeds.stop - 1} "
+            f"({seed_filename(stray[0])}{', ...' if len(stray) > 1 else ''}) that no manifest of "
+            "this model lists, so the model that made them is unknown; move them away or use "
+            "another --out-dir"
+        )
+
+
+def _seed_files(out_dir: Path) -> list[int]:
+    return [int(m.group(1)) for name in existing_files(out_dir) if (m := _SEED_FILE.match(name))]
 
 
 class ManifestWriter:

@@ -53,6 +53,30 @@ def test_bad_counts_and_seeds_are_value_errors(gen):
         gen.sample(2, seed=-1)
 
 
+def test_generate_takes_n_latents_of_the_right_size(gen):
+    assert gen.generate(np.zeros((0, gen.latent_dim))).shape == (0, *gen.image_shape)
+    assert gen.generate(np.zeros((2, gen.latent_dim, 1, 1))).shape == (2, *gen.image_shape)
+    for bad in (np.zeros((2, gen.latent_dim - 1)), np.zeros(gen.latent_dim), np.float32(1)):
+        with pytest.raises(ValueError, match=f"latents must be \\(n, {gen.latent_dim}\\)"):
+            gen.generate(bad)
+    with pytest.raises(ValueError, match="batch_size"):
+        gen.generate(np.zeros((2, gen.latent_dim)), batch_size=0)
+
+
+def test_threads_below_one_are_a_value_error():
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        Generator.load(GEN, threads=-3)
+
+
+@pytest.mark.parametrize("nrow, padding", [(0, 2), (3, -1)])
+def test_grid_layout_out_of_range_is_a_value_error(tmp_path, nrow, padding):
+    from dcgan.runtime import save_grid
+
+    with pytest.raises(ValueError, match="nrow >= 1 and padding >= 0"):
+        save_grid(np.zeros((4, 8, 8, 3), np.uint8), tmp_path / "g.png", nrow=nrow, padding=padding)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_facts_come_from_metadata(gen):
     assert not gen.info_inferred
     assert gen.latent_dim == 8 and gen.info.placeholder is True

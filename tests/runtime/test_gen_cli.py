@@ -114,6 +114,21 @@ BAD = {
     "rank with a generator": (["--rank-with", str(GEN)], "not a discriminator"),
     "rank with seeds": (["--rank-with", str(DISC), "--seeds", "0-9"], "drop --seeds"),
     "grid too large": (["--n", "5000"], "at most 4096"),
+    "n beyond one job": (["--n", "99999999999999999999999", "--out", "{tmp}/s.npy"], "1000000000"),
+    "seed range beyond one job": (["--seeds", "0-99999999999999999999", "--out-dir", "{tmp}/d"],
+                                  "split it into ranges"),
+    "oversample beyond one job": (["--rank-with", str(DISC), "--oversample", "99999999999999999999"],
+                                  "--oversample"),
+    "ranking pool beyond one job": (["--rank-with", str(DISC), "--n", "4096", "--oversample",
+                                     "300000"], "candidates"),
+    "padding too large": (["--n", "2", "--padding", "40000"], "lower --padding"),
+    "animation too long": (["--interpolate", "3,4", "--steps", "100000", "--out", "{tmp}/w.gif"],
+                           "at most 4096 frames"),
+    "interpolation grid too large": (["--interpolate", "3,4", "--steps", "5000", "--out",
+                                      "{tmp}/w.png"], "at most 4096"),
+    "interpolate with nrow": (["--interpolate", "1,2", "--nrow", "3"], "drop --nrow"),
+    "threads beyond the cap": (["--threads", "99999"], "--threads"),
+    "remote provider": (["--provider", "azure"], "remote endpoint"),
 }
 
 
@@ -139,3 +154,40 @@ def test_failure_keeps_an_existing_output(tmp_path):
     out.write_bytes(b"yesterday's grid")
     r = run(["--model", corrupt_model(tmp_path), "--out", out])
     assert r.exit_code != 0 and out.read_bytes() == b"yesterday's grid"
+
+
+def test_npy_larger_than_the_free_disk_is_refused_before_sampling(tmp_path, monkeypatch):
+    class Full:
+        f_bavail, f_frsize = 1000, 4096  # 4 MB free
+
+    monkeypatch.setattr(os, "statvfs", lambda path: Full(), raising=False)
+    r = run(["--model", GEN, "--n", "1000", "--out", tmp_path / "s.npy"])  # 12 MB
+    assert r.exit_code == 1 and "would take 12.3 MB" in r.stderr and "4.1 MB free" in r.stderr
+    assert r.stderr.count("\n") == 1 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("sig, status, word", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
+def test_a_signal_mid_job_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, sig, status, word):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "x.npy"
+    out.write_bytes(b"yesterday's samples")
+    code = "from dcgan.runtime.cli import main; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "--model", str(GEN), "--n", "100000", "--out", str(out)],
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    first = proc.stderr.readline()  # the provider line: sampling starts next
+    time.sleep(0.5)
+    proc.send_signal(getattr(signal, sig))
+    rest = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert "running on" in first
+    assert proc.returncode == status, rest
+    assert rest.endswith(f"dcgan-gen: {word}; no partial output was left\n") and "Traceback" not in rest
+    assert "\n\n" not in first + rest  # no blank line before it
+    assert out.read_bytes() == b"yesterday's samples"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]

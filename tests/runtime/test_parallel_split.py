@@ -76,3 +76,26 @@ def test_a_failing_chunk_fails_the_call():
 
     with pytest.raises(RuntimeError, match="bad chunk"):
         parallel.run_split(Fails(), "z", np.arange(16, dtype=np.float32).reshape(16, 1), workers=2)
+
+
+def test_an_interrupt_in_the_callers_chunk_waits_for_the_other_threads():
+    """Ctrl-C (or SIGTERM) arrives in the main thread; the helpers must be out of session.run
+    before it propagates, or an exiting interpreter can abort under them."""
+    busy = threading.Event()
+    finished = []
+
+    class Slow:
+        def run(self, outputs, feed):
+            if threading.current_thread() is threading.main_thread():
+                busy.wait(5)
+                raise KeyboardInterrupt
+            busy.set()
+            threading.Event().wait(0.2)  # still computing when the interrupt arrives
+            finished.append(threading.get_ident())
+            return [feed["z"]]
+
+    before = set(threading.enumerate())
+    with pytest.raises(KeyboardInterrupt):
+        parallel.run_split(Slow(), "z", np.zeros((8, 1), np.float32), workers=2)
+    assert finished  # the helper's chunk was over before run_split raised
+    assert set(threading.enumerate()) <= before

@@ -108,3 +108,44 @@ def test_another_model_cannot_fill_the_same_seeds(tmp_path):
     assert not (tmp_path / "seed000006.png").exists()
     # a disjoint range of another model in the same folder is fine
     assert CliRunner().invoke(main, [*other, "--seeds", "20-21"]).exit_code == 0
+
+
+@pytest.mark.parametrize("manifest", ["deleted", "damaged"])
+def test_files_that_no_manifest_accounts_for_are_not_adopted(tmp_path, manifest):
+    assert gen_cli("--seeds", "0-4", "--out-dir", tmp_path).exit_code == 0
+    path = tmp_path / "manifest-seeds000000-000004.json"
+    if manifest == "deleted":
+        path.unlink()
+    else:
+        path.write_text("{not json")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for model in (GEN_NOMETA, GEN):  # another model, and even the same one: nothing says which made them
+        r = CliRunner().invoke(main, ["--model", str(model), "--seeds", "3-6", "--out-dir", str(tmp_path)])
+        assert r.exit_code == 1 and r.stderr.count("\n") == 1
+        assert "2 image(s) of seeds 3-6 (seed000003.png, ...) that no manifest of this model lists" in r.stderr
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    # seeds outside the stray files are still free to write
+    assert gen_cli("--seeds", "5-6", "--out-dir", tmp_path).exit_code == 0
+
+
+def test_truncated_or_empty_seed_files_are_written_again(tmp_path):
+    assert gen_cli("--seeds", "0-7", "--out-dir", tmp_path / "fresh").exit_code == 0
+    assert gen_cli("--seeds", "0-7", "--out-dir", tmp_path / "d").exit_code == 0
+    d = tmp_path / "d"
+    whole = (d / "seed000003.png").read_bytes()
+    (d / "seed000003.png").write_bytes(whole[:50])  # an interrupted copy
+    (d / "seed000004.png").write_bytes(b"")
+    (d / "seed000005.png").write_bytes(b"junk" * 20)
+    r = gen_cli("--seeds", "0-7", "--out-dir", d)
+    assert r.exit_code == 0 and "wrote 3 images" in r.stderr and "5 already there" in r.stderr
+    for s in range(8):
+        name = f"seed{s:06d}.png"
+        assert np.array_equal(pixels(d / name), pixels(tmp_path / "fresh" / name))
+
+
+def test_a_folder_where_an_image_goes_is_named_in_the_error(tmp_path):
+    (tmp_path / "seed000008.png").mkdir()
+    r = gen_cli("--seeds", "8-8", "--out-dir", tmp_path, "-q")
+    assert r.exit_code == 1 and r.stderr.count("\n") == 1
+    assert f"cannot write {tmp_path / 'seed000008.png'}:" in r.stderr and ".tmp" not in r.stderr
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
