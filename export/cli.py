@@ -66,8 +66,14 @@ def main(out: Path, checkpoint: Path | None, discriminator_out: Path | None, no_
     same inputs (PSNR, max error, SWD for images); below --min-psnr nothing is written."""
     if no_discriminator and discriminator_out is not None:
         raise click.UsageError("--discriminator-out and --no-discriminator exclude each other")
-    if min_psnr != min_psnr:  # NaN: every comparison with it is false, so nothing would be refused
+    # NaN passes click's range checks (every comparison with it is false): a NaN --min-psnr
+    # would refuse nothing, and a NaN --atol would fail deep inside the export; an infinite
+    # --atol would pass any parity check (--no-check says that plainly).
+    if min_psnr != min_psnr:
         raise click.BadParameter("must be a number", param_hint="--min-psnr")
+    if atol != atol or atol == float("inf"):
+        raise click.BadParameter("must be a finite number (--no-check skips the checks)",
+                                 param_hint="--atol")
     try:
         out = check_output_path(out)
         d_out = None

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any
 
 import torch
 
+from .atomic import atomic_write
 from .model import Generator, ModelConfig
 
 FORMAT = "dcgan-edge-checkpoint"
@@ -35,27 +35,6 @@ FILENAME = "checkpoint.pt"
 
 class CheckpointError(Exception):
     """A file that is missing, unreadable, not ours, or does not fit the architecture."""
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> None:
-    """Call ``write`` on a temp file in the same folder, fsync, then rename over ``path``.
-
-    A kill at any point leaves either the old file or the new one, never a torn one.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:

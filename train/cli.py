@@ -1,7 +1,8 @@
 """dcgan-train: validate the options, prepare the run folder and the data, call the loop.
 
 Exit status: 0 when training completes (or there is nothing left to train) and after SIGTERM
-(the run is saved and resumable); 130 after Ctrl-C (saved, resumable); 1 for any error.
+(the run is saved and resumable; a SIGTERM before the first step stops at once and says what,
+if anything, can be resumed); 130 after Ctrl-C (saved, resumable); 1 for any error.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from .augment import parse_policy
 from .config import ARCHITECTURE, DEFAULT_PRESET, PRESETS, RUNTIME, TrainConfig
 
 # Options that are not training options of the run (never stored, never compared on resume).
@@ -131,7 +133,7 @@ def main(**options) -> None:
                                                       ParameterSource.ENVIRONMENT)}
     from .distributed import DeviceError
 
-    quiet = os.environ.get("RANK", "0").strip() not in ("", "0")  # only rank 0 speaks
+    quiet = _quiet()
     try:
         code = _run(options, given)
     except click.ClickException as e:
@@ -147,6 +149,36 @@ def main(**options) -> None:
             click.echo("interrupted; files already in the run folder are whole", err=True)
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(code)
+
+
+def _quiet() -> bool:
+    return os.environ.get("RANK", "0").strip() not in ("", "0")  # only rank 0 speaks
+
+
+def _out_of_memory(e: RuntimeError, device) -> str | None:
+    """The one line for an allocation failure (too wide networks, too large a batch for the
+    device), or None for any other RuntimeError."""
+    import torch
+
+    text = str(e)
+    if not (isinstance(e, torch.OutOfMemoryError) or "can't allocate memory" in text
+            or "out of memory" in text.lower()):
+        return None
+    size = ""
+    m = re.search(r"(?i)tried to allocate ([0-9.]+) ?(bytes|[KMGTP]i?B)", text)
+    if m:
+        size = f" (tried to allocate {_size(m.group(1), m.group(2))})"
+    return (f"out of memory on {device}{size}: lower --g-width, --d-width or --batch-size")
+
+
+def _size(number: str, unit: str) -> str:
+    if unit.lower() != "bytes":
+        return f"{number} {unit}"
+    n = float(number)
+    for name in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or name == "TiB":
+            return f"{n:.0f} bytes" if name == "bytes" else f"{n:.1f} {name}"
+        n /= 1024
 
 
 def resolve_config(options: dict, given: set[str], stored: dict | None) -> TrainConfig:
@@ -169,11 +201,19 @@ def resolve_config(options: dict, given: set[str], stored: dict | None) -> Train
         new, old = values[name], current.get(name)
         if isinstance(old, list):
             old = tuple(old)
+        if name == "diffaugment":
+            # Compare policies, not spellings: "none" is stored as "", and spaces are dropped.
+            try:
+                new = ",".join(parse_policy(new))
+            except ValueError as e:
+                raise click.ClickException(str(e)) from None
         if name in RUNTIME:
             current[name] = new
         elif new != old:
             flag = "--" + name.replace("_", "-")
             what = "architecture" if name in ARCHITECTURE else "training recipe"
+            if name == "diffaugment":
+                new, old = new or "none", old or "none"
             raise click.ClickException(
                 f"cannot resume with {flag} {new}: the run was trained with {old} "
                 f"(the {what} of a run is fixed; start a new run with another --out)")
@@ -181,19 +221,49 @@ def resolve_config(options: dict, given: set[str], stored: dict | None) -> Train
 
 
 def _run(options: dict, given: set[str]) -> int:
-    import torch
-
-    from . import distributed, run_folder
-    from .checkpoint import FILENAME, CheckpointError, load_checkpoint
-    from .data import DataError, load_dataset
-    from .distributed import DeviceError
-    from .loop import TrainError, check_run, train, use_channels_last
-    from .run_folder import RunFolderError
+    from . import run_folder
+    from .signals import Terminated, terminate_raises
 
     out = options["out"]
     if options["resume"] and out is None:
         raise click.ClickException("--resume needs --out RUN_DIR, the run folder to continue")
     out = out or run_folder.default_out()
+    try:
+        # SIGTERM while the data loads or the networks are built (the loop installs its own
+        # handler): a clear line and the exit status of a SIGTERM during training.
+        with terminate_raises():
+            return _start(out, options, given)
+    except Terminated as e:
+        if not _quiet():
+            click.echo(_stopped_before_training(out, e.signum), err=True)
+        return 0
+
+
+def _stopped_before_training(out: Path, signum: int) -> str:
+    from .checkpoint import FILENAME
+    from .run_folder import is_run
+
+    name = signal.Signals(signum).name
+    if (out / FILENAME).is_file():
+        return (f"stopped by {name}; {out / FILENAME} is the run's last checkpoint. "
+                f"Continue with: dcgan-train --out {out} --resume")
+    if is_run(out):  # config.json only: --resume starts it with its stored options
+        return (f"stopped by {name} before the first step; {out} holds the run's options but "
+                f"no checkpoint yet. Start it with: dcgan-train --out {out} --resume")
+    return (f"stopped by {name} before training started; nothing resumable was written. "
+            f"Run the same command again to start")
+
+
+def _start(out: Path, options: dict, given: set[str]) -> int:
+    import torch
+
+    from . import distributed, run_folder
+    from .checkpoint import FILENAME, CheckpointError, load_checkpoint
+    from .data import DataError, data_folder, load_dataset
+    from .distributed import DeviceError
+    from .loop import TrainError, check_run, train, use_channels_last
+    from .run_folder import RunFolderError
+
     resume = options["resume"]
     stored, ckpt = None, None
     if resume:
@@ -202,12 +272,18 @@ def _run(options: dict, given: set[str]) -> int:
         try:
             if (out / FILENAME).is_file():
                 ckpt = load_checkpoint(out / FILENAME)
-                stored = ckpt["config"]
+                stored = ckpt.get("config")
+                if not isinstance(stored, dict) or "data" not in stored:  # None: "a new run"
+                    raise CheckpointError(f"{out / FILENAME}: the checkpoint holds no run options")
             else:  # stopped before its first checkpoint: start it again with its options
                 stored = run_folder.read_config(out)
         except (CheckpointError, RunFolderError) as e:
             raise click.ClickException(str(e)) from None
     cfg = resolve_config(options, given, stored)
+    try:
+        run_folder.check_outside_data(out, data_folder(cfg.data), resume)
+    except RunFolderError as e:
+        raise click.ClickException(str(e)) from None
     if ckpt is not None and ckpt["epoch"] >= cfg.epochs:
         if distributed.env_world()[0] == 0:
             click.echo(f"nothing to train: {out} has completed {ckpt['epoch']} of "
@@ -230,6 +306,7 @@ def _run(options: dict, given: set[str]) -> int:
         # failed start leaves nothing behind.
         error = None
         ds = None
+        made_folder = False
         for turn in ("main", "others"):
             if (turn == "main") == dist.is_main:
                 try:
@@ -240,6 +317,7 @@ def _run(options: dict, given: set[str]) -> int:
                                       progress=dist.is_main)
                     check_run(cfg, len(ds.images), dist.world_size, device)
                     if dist.is_main:
+                        made_folder = not out.exists()
                         run_folder.create_run_folder(out)
                 except (DataError, RunFolderError, TrainError) as e:
                     error = e
@@ -262,8 +340,14 @@ def _run(options: dict, given: set[str]) -> int:
         try:
             result = train(ds.images, cfg, out, checkpoint=ckpt, dist=dist, device=device,
                            dataset={"name": ds.name, "fingerprint": ds.fingerprint})
-        except (TrainError, CheckpointError) as e:
-            raise click.ClickException(str(e)) from None
+        except (TrainError, CheckpointError, RuntimeError) as e:
+            message = str(e) if isinstance(e, (TrainError, CheckpointError)) else \
+                _out_of_memory(e, device)
+            if message is None:
+                raise
+            if dist.is_main and not resume:  # let the same command run again
+                run_folder.remove_unstarted_run(out, made_folder)
+            raise click.ClickException(message) from None
         # All ranks reach this point before any tears its connections down: a rank that
         # leaves first can make Gloo abort a peer still finishing its last collective.
         dist.barrier()

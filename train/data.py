@@ -25,13 +25,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from .atomic import atomic_write
 from .images import FITS, DecodeOptions, decode_image
 from .sources import (
     POKEMON_SHA1,
@@ -45,7 +45,7 @@ from .sources import (
 )
 from .synthetic import DEFAULT_COUNT, MAX_COUNT, fake_images
 
-__all__ = ["DataError", "ImageSet", "load_dataset", "default_cache_dir"]
+__all__ = ["DataError", "ImageSet", "load_dataset", "data_folder", "default_cache_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -160,17 +160,11 @@ def _read_cache(path: Path, files: ImageFiles, opts: DecodeOptions):
 
 def _write_cache(path: Path, images: np.ndarray, skipped: list[int]) -> None:
     """Atomic write (temp file + rename); a failure is a warning, never an error."""
-    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:16]}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, format=np.int64(_CACHE_FORMAT), images=images,
-                     skipped=np.asarray(skipped, dtype=np.int64))
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: np.savez(f, format=np.int64(_CACHE_FORMAT), images=images,
+                                              skipped=np.asarray(skipped, dtype=np.int64)))
     except OSError as e:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         log.warning("could not write the decoded-image cache %s (%s); continuing without it",
                     path.parent, e.strerror or e)
 
@@ -200,6 +194,16 @@ def _load_files(files: ImageFiles, where: str, opts: DecodeOptions, cache_dir: P
                     len(skipped), len(files.names), where,
                     ", ".join(skipped[:_NAMES_IN_WARNING]), more)
     return images, fingerprint, skipped
+
+
+def data_folder(spec: str) -> Path | None:
+    """The folder, resolved, that ``spec`` names as load_dataset reads it; None for 'pokemon',
+    'fake[:N]', a .zip or a path that is not a folder."""
+    spec = str(spec).strip()
+    if not spec or spec in ("pokemon", "fake") or spec.startswith("fake:"):
+        return None
+    path = Path(spec).expanduser()
+    return path.resolve() if path.is_dir() else None
 
 
 def load_dataset(

@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .atomic import atomic_write
 from .checkpoint import FILENAME as CHECKPOINT
-from .checkpoint import atomic_write
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -64,14 +64,31 @@ def check_run_folder(out: str | os.PathLike, resume: bool) -> Path:
     return out
 
 
+def check_outside_data(out: str | os.PathLike, data: Path | None, resume: bool) -> None:
+    """Refuse a run folder inside the folder of training images: its sample grids and loss
+    plot would be read as training images by the next start (and change the data's
+    fingerprint, so the run could not be resumed)."""
+    if data is None:
+        return
+    out = Path(out)
+    if not Path(os.path.realpath(out)).is_relative_to(data):
+        return
+    where = (f"move it out of {data} and resume it there" if resume else
+             f"choose an --out outside it, e.g. --out {data.parent / 'runs' / out.name}")
+    raise RunFolderError(f"the run folder {out} is inside the --data folder {data}, so its "
+                         f"sample grids would become training images; {where}")
+
+
 def create_run_folder(out: str | os.PathLike) -> Path:
     """Make ``out`` and samples/ and prove them writable."""
     out = Path(out)
     try:
         (out / SAMPLES).mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=out)
-        os.close(fd)
-        os.unlink(probe)
+        try:
+            os.close(fd)
+        finally:  # even when interrupted: a stray file would make --out "not a run folder"
+            os.unlink(probe)
     except OSError as e:
         raise RunFolderError(f"cannot write to --out {out}: {e.strerror or e}") from None
     return out
@@ -82,15 +99,47 @@ def open_run_folder(out: str | os.PathLike, resume: bool) -> Path:
     return create_run_folder(check_run_folder(out, resume))
 
 
+def remove_unstarted_run(out: Path, made_folder: bool) -> None:
+    """Remove what a new run wrote when it failed before its first checkpoint, so the same
+    command can be run again (a config.json alone would make --out "already hold a run",
+    whose architecture and recipe --resume could not change).  Only the run's own files
+    go; a folder that held anything else stays."""
+    if (out / CHECKPOINT).exists():
+        return
+    for name in (CONFIG, METRICS, LOSS_PLOT):
+        (out / name).unlink(missing_ok=True)
+    for png in (out / SAMPLES).glob("epoch_*.png"):
+        png.unlink(missing_ok=True)
+    for folder in (out / SAMPLES, out) if made_folder else (out / SAMPLES,):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or already gone
+            pass
+
+
 def write_config(out: Path, config: dict) -> None:
     atomic_write_bytes(out / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
 
 
 def read_config(out: Path) -> dict:
     try:
-        return json.loads((out / CONFIG).read_text())
+        config = json.loads((out / CONFIG).read_text())
     except (OSError, ValueError) as e:
         raise RunFolderError(f"{out / CONFIG}: unreadable ({e})") from None
+    # Valid JSON that is not an object (null, a list...) holds no options; reading null as
+    # "no config" would start a brand-new default run in the user's folder.
+    if not isinstance(config, dict):
+        raise RunFolderError(f"{out / CONFIG}: not a run's options (JSON "
+                             f"{_json_kind(config)}, not an object)")
+    if "data" not in config:  # {} would resume as a default run on the default data
+        raise RunFolderError(f"{out / CONFIG}: not a run's options (no 'data')")
+    return config
+
+
+def _json_kind(value) -> str:
+    names = {type(None): "null", bool: "boolean", int: "number", float: "number",
+             str: "string", list: "array"}
+    return names.get(type(value), type(value).__name__)
 
 
 def write_metrics(out: Path, history: list[dict]) -> None:

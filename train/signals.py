@@ -1,8 +1,12 @@
-"""Ctrl-C and SIGTERM as requests: the loop finishes its step, saves, and returns."""
+"""Ctrl-C and SIGTERM as requests: the loop finishes its step, saves, and returns.
+
+Before the loop, SIGTERM ends the start-up with Terminated (see terminate_raises)."""
 from __future__ import annotations
 
 import signal
 import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 
 class StopRequest:
@@ -38,3 +42,39 @@ class StopRequest:
         for s, handler in self._previous.items():
             signal.signal(s, handler)
         self._previous.clear()
+
+
+class Terminated(BaseException):
+    """SIGTERM before the training loop took over.  A BaseException, like KeyboardInterrupt,
+    so that no ``except Exception`` on the way (a skipped image, an unusable cache) swallows
+    it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def terminate_raises() -> Iterator[None]:
+    """While entered, SIGTERM raises Terminated in the main thread (once).
+
+    Before the loop there is no step to finish, so the request ends the start-up at once;
+    without a handler SIGTERM would kill the process silently.  The loop's StopRequest
+    replaces this handler while it runs and puts it back when it returns.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = False
+
+    def handle(signum, frame) -> None:
+        nonlocal raised
+        if not raised:  # a repeated SIGTERM must not interrupt the unwinding of the first
+            raised = True
+            raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

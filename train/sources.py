@@ -9,7 +9,6 @@ import hashlib
 import http.client
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -20,6 +19,7 @@ from typing import Callable, Iterator
 
 from tqdm.auto import tqdm
 
+from .atomic import create_temp
 from .images import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def _download(url: str, dest: Path, sha1: str, *, progress: bool) -> None:
 
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        fd, tmp = create_temp(dest, suffix=".part")
     except OSError as e:
         raise DataError(
             f"cannot write the download cache {dest.parent} ({e.strerror or e}); "

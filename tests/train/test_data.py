@@ -8,6 +8,7 @@ import hashlib
 import http.server
 import io
 import logging
+import os
 import socket
 import threading
 import zipfile
@@ -371,6 +372,20 @@ def test_pokemon_downloads_once_then_reuses_the_cache(tmp_path, pokemon_server, 
     assert again.fingerprint == ds.fingerprint
     assert [p.name for p in (tmp_path / "cache").iterdir() if p.is_file()] == [
         f"pokemon-{pokemon_server.sha1[:12]}.zip"]  # no temp file left behind
+
+
+def test_downloaded_and_decoded_files_get_the_permissions_the_umask_allows(tmp_path,
+                                                                          pokemon_server):
+    previous = os.umask(0o027)
+    try:
+        load("pokemon", tmp_path, url=pokemon_server.url + "/pokemon.zip",
+             sha1=pokemon_server.sha1)
+    finally:
+        os.umask(previous)
+    written = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert sorted(p.suffix for p in written) == [".npz", ".zip"]
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} \
+        == {p.name: oct(0o640) for p in written}
 
 
 def test_pokemon_cached_file_that_fails_its_check_is_fetched_again(tmp_path, pokemon_server):

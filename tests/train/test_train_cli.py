@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+
+from PIL import Image
 
 from dcgan.train.cli import main
 
@@ -146,7 +149,96 @@ def test_preset_dcgan_sets_its_recipe(tmp_path):
 def test_non_finite_loss_exits_non_zero_with_one_line(tmp_path):
     result = invoke(*SMALL, "--epochs", "2", "--lr", "1e30", "--out", tmp_path / "run")
     assert_one_line_error(result, "non-finite")
-    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    # Nothing was saved, so nothing is kept: the same --out takes the lower --lr it suggests.
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("existed", [False, True])
+def test_networks_too_large_for_memory_are_one_line_and_the_out_can_be_reused(tmp_path, existed):
+    out = tmp_path / "run"
+    if existed:
+        out.mkdir()
+    # The discriminator's second layer would need 2**47 bytes: more than any address space,
+    # so the allocation fails at once even where memory is overcommitted.
+    result = invoke(*without(SMALL, "--d-width"), "--d-width", 2**20, "--epochs", "1",
+                    "--out", out)
+    assert_one_line_error(result, "out of memory", "--d-width")
+    assert out.exists() == existed and not (existed and any(out.iterdir()))
+    retry = invoke(*SMALL, "--epochs", "1", "--out", out)
+    assert retry.exit_code == 0, retry.output
+
+
+@pytest.mark.parametrize("text, kind", [("[1, 2]", "array"), ("null", "null"), ('"x"', "string"),
+                                        ("{}", "no 'data'")])
+def test_resume_refuses_a_config_that_is_not_an_object(tmp_path, text, kind):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text(text)
+    result = invoke(*SMALL, "--epochs", "1", "--resume", "--out", out)
+    assert_one_line_error(result, str(out / "config.json"), kind)
+    assert [p.name for p in out.iterdir()] == ["config.json"]  # no new run started there
+
+
+def test_resume_compares_diffaugment_policies_not_spellings(tmp_path):
+    off, full = tmp_path / "off", tmp_path / "full"
+    assert invoke(*SMALL, "--epochs", "1", "--diffaugment", "none", "--out", off).exit_code == 0
+    assert invoke(*SMALL, "--epochs", "1", "--out", full).exit_code == 0  # the preset's policy
+
+    same = invoke("--resume", "--out", off, "--epochs", "2", "--diffaugment", "none")
+    assert same.exit_code == 0, same.output
+    same = invoke("--resume", "--out", full, "--epochs", "2",
+                  "--diffaugment", "color, translation, cutout")
+    assert same.exit_code == 0, same.output
+
+    other = invoke("--resume", "--out", off, "--epochs", "3", "--diffaugment", "color")
+    assert_one_line_error(other, "--diffaugment color", "trained with none")
+    other = invoke("--resume", "--out", full, "--epochs", "3", "--diffaugment", "none")
+    assert_one_line_error(other, "--diffaugment none", "trained with color,translation,cutout")
+
+
+def _image_folder(folder: Path, count: int = 8) -> Path:
+    folder.mkdir(parents=True)
+    for i in range(count):
+        Image.new("RGB", (16, 16), (30 * i, 100, 200)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_out_inside_the_data_folder_is_refused(tmp_path, monkeypatch):
+    sprites = _image_folder(tmp_path / "sprites")
+    cache = ["--cache-dir", tmp_path / "cache"]
+    args = [*without(SMALL, "--data"), *cache, "--epochs", "1"]
+    before = sorted(sprites.rglob("*"))
+
+    result = invoke(*args, "--data", sprites, "--out", sprites / "runs" / "a")
+    assert_one_line_error(result, "inside the --data folder", "choose an --out outside it")
+    monkeypatch.chdir(sprites)  # the default --out, runs/<date-time>, is inside too
+    assert_one_line_error(invoke(*args, "--data", "."), "inside the --data folder")
+    (tmp_path / "link").symlink_to(sprites)
+    assert_one_line_error(invoke(*args, "--data", tmp_path / "link", "--out", sprites / "b"),
+                          "inside the --data folder")
+    assert sorted(sprites.rglob("*")) == before  # refused before anything was written
+
+    beside = invoke(*args, "--data", sprites, "--out", tmp_path / "sprites-run")
+    assert beside.exit_code == 0, beside.output  # a name that only starts like the folder's
+
+
+def test_files_get_the_permissions_the_umask_allows(tmp_path):
+    sprites = _image_folder(tmp_path / "sprites")
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    previous = os.umask(0o027)
+    try:
+        result = invoke(*without(SMALL, "--data"), "--data", sprites, "--cache-dir", cache,
+                        "--epochs", "1", "--out", out)
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.output
+    written = [p for p in [*out.rglob("*"), *cache.rglob("*")] if p.is_file()]
+    names = {p.relative_to(tmp_path).as_posix() for p in written}
+    assert {"run/checkpoint.pt", "run/config.json", "run/metrics.jsonl", "run/loss.png",
+            "run/samples/epoch_0001.png"} <= names
+    assert any(n.startswith("cache/decoded/") for n in names)
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} \
+        == {p.name: oct(0o640) for p in written}
 
 
 def _train_process(out: Path, *extra: str) -> subprocess.Popen:
@@ -187,3 +279,44 @@ def test_ctrl_c_exits_130(tmp_path):
     assert proc.returncode == 130, stderr
     assert "stopped by SIGINT" in stderr
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] > 0
+
+
+# The signal arrives inside the wrapped function: while the data loads, or once config.json is
+# written but before the training loop has installed its handler.
+_SIGTERM_INSIDE = """
+import os, signal, sys
+import dcgan.train.data, dcgan.train.loop
+module = {"load_dataset": dcgan.train.data, "train": dcgan.train.loop}[sys.argv[1]]
+real = getattr(module, sys.argv[1])
+def signalled(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return real(*args, **kwargs)
+setattr(module, sys.argv[1], signalled)
+sys.argv[1:2] = []
+from dcgan.train.entry import main
+main()
+"""
+
+
+@pytest.mark.parametrize("inside, says", [
+    ("load_dataset", "nothing resumable was written"),
+    ("train", "dcgan-train --out {out} --resume"),
+])
+def test_sigterm_before_the_training_loop_is_a_clear_stop(tmp_path, inside, says):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-c", _SIGTERM_INSIDE, inside, *SMALL,
+                           "--epochs", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "stopped by SIGTERM" in lines[0], proc.stderr
+    assert says.format(out=out) in lines[0]
+    if inside == "load_dataset":
+        assert not out.exists()
+        again = invoke(*SMALL, "--epochs", "1", "--out", out)  # "the same command"
+    else:
+        assert not (out / "checkpoint.pt").exists()
+        again = invoke("--resume", "--out", out)
+    assert again.exit_code == 0, again.output
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1
