@@ -5,7 +5,9 @@ what was wrong.  The line starts with the command's name: ``dcgan-gen: error: ..
 
 SIGTERM (what a scheduler, ``timeout`` or ``kill`` sends) is handled like Ctrl-C: it raises
 in the main thread, so the same clean-up runs (temp files removed, nothing half-written), and
-the command ends with one line and the shell's usual status (143; 130 for Ctrl-C).
+the command ends with one line and the shell's usual status (143; 130 for Ctrl-C). Only the
+first signal raises: a second one, often sent by an impatient user or a scheduler, would
+otherwise interrupt that clean-up.
 """
 from __future__ import annotations
 
@@ -28,8 +30,12 @@ class _Stopped(BaseException):
         self.terminated = terminated
 
 
-def _raise_terminated(signum, frame):
-    raise Terminated()
+def _raise_once(signum, frame):
+    # Later signals are ignored until the command ends, so that they cannot interrupt the
+    # clean-up the first one started (removing a temp file of several GB, say).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
 class OneLineErrors(click.Command):
@@ -42,9 +48,9 @@ class OneLineErrors(click.Command):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
-        previous = None
+        previous = {}
         if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGTERM, _raise_terminated)
+            previous = {s: signal.signal(s, _raise_once) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             rv = super().main(args, prog_name, complete_var, False, **extra)
         except click.ClickException as e:
@@ -55,10 +61,12 @@ class OneLineErrors(click.Command):
             what = "terminated" if e.terminated else "interrupted"
             click.echo(f"{self.name}: {what}; no partial output was left", err=True)
             sys.exit(143 if e.terminated else 130)
-        except click.Abort:  # Ctrl-C while the options were being read
-            click.echo(f"{self.name}: interrupted; no partial output was left", err=True)
-            sys.exit(130)
+        except click.Abort as e:  # a signal while the options were being read
+            terminated = isinstance(e.__cause__, Terminated)
+            what = "terminated" if terminated else "interrupted"
+            click.echo(f"{self.name}: {what}; no partial output was left", err=True)
+            sys.exit(143 if terminated else 130)
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
         sys.exit(rv if isinstance(rv, int) else 0)

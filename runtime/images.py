@@ -217,14 +217,21 @@ class NpyWriter:
         self.filled += len(images)
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self._array.flush()
-        del self._array  # unmap before the rename
-        if exc_type is not None or self.filled != self.shape[0]:
-            self._pending.discard()
+        # The flush of a large map can take seconds: whatever interrupts it (a signal, a full
+        # disk), the temp file still goes unless the rename happened.
+        committed = False
+        try:
             if exc_type is None:
-                raise OutputError(f"{self.path}: only {self.filled} of {self.shape[0]} images written")
-            return
-        self._pending.commit()
+                if self.filled != self.shape[0]:
+                    raise OutputError(f"{self.path}: only {self.filled} of {self.shape[0]} images written")
+                self._array.flush()
+                del self._array  # unmap before the rename
+                self._pending.commit()
+                committed = True
+        finally:
+            if not committed:
+                self.__dict__.pop("_array", None)
+                self._pending.discard()
 
 
 def check_free_space(path: str | os.PathLike, size: int) -> None:

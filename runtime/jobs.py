@@ -180,6 +180,7 @@ def write_ranked(
         check_same_model(out_dir, pool, generator.sha256)
         manifest = ManifestWriter(out_dir, pool, model_record(generator), kind="ranked")
         manifest.model = {**manifest.model, "discriminator_sha256": discriminator.model.sha256}
+        manifest.write(force=True)  # before any image, so an interrupted job can run again
         for rank, (s, img, score) in enumerate(zip(seeds, images, scores)):
             name = seed_filename(s)
             save_image(img, out_dir / name)

@@ -155,9 +155,10 @@ def _quiet() -> bool:
     return os.environ.get("RANK", "0").strip() not in ("", "0")  # only rank 0 speaks
 
 
-def _out_of_memory(e: RuntimeError, device) -> str | None:
+def _out_of_memory(e: RuntimeError, device, resume: bool = False) -> str | None:
     """The one line for an allocation failure (too wide networks, too large a batch for the
-    device), or None for any other RuntimeError."""
+    device), or None for any other RuntimeError.  A resumed run cannot change its widths or
+    batch, so its advice is another device or a new run."""
     import torch
 
     text = str(e)
@@ -168,7 +169,11 @@ def _out_of_memory(e: RuntimeError, device) -> str | None:
     m = re.search(r"(?i)tried to allocate ([0-9.]+) ?(bytes|[KMGTP]i?B)", text)
     if m:
         size = f" (tried to allocate {_size(m.group(1), m.group(2))})"
-    return (f"out of memory on {device}{size}: lower --g-width, --d-width or --batch-size")
+    if resume:
+        return (f"out of memory on {device}{size}: this run's widths and batch do not fit; "
+                "resume it on a device with more memory, or start a new run with another "
+                "--out and a lower --g-width, --d-width or --batch-size")
+    return f"out of memory on {device}{size}: lower --g-width, --d-width or --batch-size"
 
 
 def _size(number: str, unit: str) -> str:
@@ -342,7 +347,7 @@ def _start(out: Path, options: dict, given: set[str]) -> int:
                            dataset={"name": ds.name, "fingerprint": ds.fingerprint})
         except (TrainError, CheckpointError, RuntimeError) as e:
             message = str(e) if isinstance(e, (TrainError, CheckpointError)) else \
-                _out_of_memory(e, device)
+                _out_of_memory(e, device, resume)
             if message is None:
                 raise
             if dist.is_main and not resume:  # let the same command run again

@@ -51,7 +51,7 @@ def check_run_folder(out: str | os.PathLike, resume: bool) -> Path:
     if resume:
         if not out.is_dir() or not is_run(out):
             raise RunFolderError(f"nothing to resume: {out} is not a run folder (no {CONFIG})")
-    elif out.is_dir() and any(out.iterdir()):
+    elif out.is_dir() and any(p for p in out.iterdir() if not _empty_samples(p)):
         if is_run(out):
             raise RunFolderError(f"{out} already holds a run: pass --resume to continue it, "
                                  "or choose another --out")
@@ -64,6 +64,11 @@ def check_run_folder(out: str | os.PathLike, resume: bool) -> Path:
     return out
 
 
+def _empty_samples(path: Path) -> bool:
+    # What a start stopped between making the folder and writing config.json leaves behind.
+    return path.name == SAMPLES and path.is_dir() and not any(path.iterdir())
+
+
 def check_outside_data(out: str | os.PathLike, data: Path | None, resume: bool) -> None:
     """Refuse a run folder inside the folder of training images: its sample grids and loss
     plot would be read as training images by the next start (and change the data's
@@ -71,8 +76,11 @@ def check_outside_data(out: str | os.PathLike, data: Path | None, resume: bool) 
     if data is None:
         return
     out = Path(out)
-    if not Path(os.path.realpath(out)).is_relative_to(data):
+    real = Path(os.path.realpath(out))
+    if not real.is_relative_to(data):
         return
+    if any(part.startswith(".") for part in real.relative_to(data).parts):
+        return  # the images are listed without hidden folders: .runs/ is never read
     where = (f"move it out of {data} and resume it there" if resume else
              f"choose an --out outside it, e.g. --out {data.parent / 'runs' / out.name}")
     raise RunFolderError(f"the run folder {out} is inside the --data folder {data}, so its "

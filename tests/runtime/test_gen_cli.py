@@ -191,3 +191,58 @@ def test_a_signal_mid_job_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, s
     assert "\n\n" not in first + rest  # no blank line before it
     assert out.read_bytes() == b"yesterday's samples"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+
+
+def test_a_second_signal_cannot_interrupt_the_clean_up_of_the_first():
+    import signal
+
+    import click
+
+    from dcgan.runtime.command import OneLineErrors
+
+    cleaned = []
+
+    @click.command("job", cls=OneLineErrors)
+    def job():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            threading_wait()
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)  # the impatient second kill
+            threading_wait()
+            cleaned.append(True)
+
+    before = signal.getsignal(signal.SIGTERM)
+    r = CliRunner().invoke(job, [])
+    assert r.exit_code == 143 and r.stderr == "job: terminated; no partial output was left\n"
+    assert cleaned == [True]
+    assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
+
+
+def test_sigterm_while_the_options_are_read_is_still_a_sigterm():
+    import signal
+
+    import click
+
+    from dcgan.runtime.command import OneLineErrors
+
+    def kill_self(ctx, param, value):
+        os.kill(os.getpid(), signal.SIGTERM)
+        threading_wait()
+        return value
+
+    @click.command("job", cls=OneLineErrors)
+    @click.option("--x", callback=kill_self)
+    def job(x):
+        raise AssertionError("not reached")
+
+    r = CliRunner().invoke(job, ["--x", "1"])
+    assert r.exit_code == 143 and r.stderr.endswith("job: terminated; no partial output was left\n")
+
+
+def threading_wait():
+    """Give a signal sent to this process the moment to be handled (between bytecodes)."""
+    import time
+
+    for _ in range(100):
+        time.sleep(0.001)

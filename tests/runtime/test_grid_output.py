@@ -142,3 +142,18 @@ def test_gif_is_an_endless_animation(tmp_path):
     save_gif(tiles(4), tmp_path / "a.gif", frame_ms=50)
     with Image.open(tmp_path / "a.gif") as im:
         assert im.n_frames == 4 and im.info.get("loop") == 0 and im.size == (64, 64)
+
+
+def test_an_interrupted_npy_flush_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    out = tmp_path / "x.npy"
+    out.write_bytes(b"yesterday's samples")
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np.memmap, "flush", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with NpyWriter(out, (4, 2, 2, 3)) as w:
+            w.write(np.zeros((4, 2, 2, 3), np.uint8))
+    assert out.read_bytes() == b"yesterday's samples"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]

@@ -86,3 +86,24 @@ def test_ranked_folder_records_ranks_and_logits(tmp_path):
     assert [v["rank"] for v in ranks] == [0, 1, 2]
     assert ranks[0]["logit"] >= ranks[1]["logit"] >= ranks[2]["logit"]
     assert len(list(tmp_path.glob("seed*.png"))) == 3
+
+
+def test_an_interrupted_ranked_folder_job_can_run_again(tmp_path, monkeypatch):
+    from dcgan.runtime import jobs
+
+    real_save, saved = jobs.save_image, []
+
+    def dies_after_one(img, path):
+        if saved:
+            raise KeyboardInterrupt
+        saved.append(path)
+        real_save(img, path)
+
+    args = ["--rank-with", DISC, "--n", 3, "--oversample", 4, "--out-dir", tmp_path]
+    monkeypatch.setattr(jobs, "save_image", dies_after_one)
+    assert gen_cli(*args).exit_code == 130
+    assert len([p for p in tmp_path.iterdir() if p.suffix == ".png"]) == 1
+    monkeypatch.setattr(jobs, "save_image", real_save)
+    r = gen_cli(*args)
+    assert r.exit_code == 0, r.stderr
+    assert len([p for p in tmp_path.iterdir() if p.suffix == ".png"]) == 3

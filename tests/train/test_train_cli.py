@@ -220,6 +220,32 @@ def test_out_inside_the_data_folder_is_refused(tmp_path, monkeypatch):
 
     beside = invoke(*args, "--data", sprites, "--out", tmp_path / "sprites-run")
     assert beside.exit_code == 0, beside.output  # a name that only starts like the folder's
+    hidden = invoke(*args, "--data", sprites, "--out", sprites / ".runs" / "c")
+    assert hidden.exit_code == 0, hidden.output  # hidden folders are never read as images
+
+
+def test_a_folder_left_with_an_empty_samples_folder_takes_a_new_run(tmp_path):
+    """What a start stopped between making the folder and writing config.json leaves."""
+    (tmp_path / "run" / "samples").mkdir(parents=True)
+    result = invoke(*SMALL, "--epochs", "1", "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    (tmp_path / "other" / "samples").mkdir(parents=True)
+    (tmp_path / "other" / "samples" / "mine.png").write_bytes(b"x")
+    assert_one_line_error(invoke(*SMALL, "--epochs", "1", "--out", tmp_path / "other"),
+                          "not empty and is not a run folder")
+
+
+def test_out_of_memory_advice_fits_a_new_run_and_a_resumed_one():
+    from dcgan.train.cli import _out_of_memory
+
+    e = RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+                     "140737488355328 bytes. Error code 12 (Cannot allocate memory)")
+    new = _out_of_memory(e, "cpu")
+    assert new == ("out of memory on cpu (tried to allocate 128.0 TiB): lower --g-width, "
+                   "--d-width or --batch-size")
+    resumed = _out_of_memory(e, "cpu", resume=True)
+    assert "resume it on a device with more memory" in resumed and "another --out" in resumed
+    assert _out_of_memory(RuntimeError("shape mismatch"), "cpu") is None
 
 
 def test_files_get_the_permissions_the_umask_allows(tmp_path):
