@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from dcgan.runtime.quality import ms_ssim_diversity, real_floor, swd
-from dcgan.train.checkpoint import load_checkpoint, load_generator, resolve_checkpoint
+from dcgan.train.checkpoint import CheckpointError, load_checkpoint, load_generator, resolve_checkpoint
 from dcgan.train.data import load_dataset
 from dcgan.train.model import recompute_batchnorm_stats
 from dcgan.train.quality import images_to_uint8
@@ -68,6 +68,11 @@ def main() -> None:
     p.add_argument("--json", help="also write every row as JSON lines to this file")
     p.add_argument("--plot", help="also plot each run's periodic SWD (metrics.jsonl) to this PNG")
     args = p.parse_args()
+    for spec in args.runs:  # before the data is decoded: DATA and a run swapped fail at once
+        try:
+            resolve_checkpoint(spec.rpartition("=")[2])
+        except CheckpointError as e:
+            p.error(str(e))
     if args.plot:
         plot_curves(args.runs, args.plot)
 

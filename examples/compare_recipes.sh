@@ -10,7 +10,7 @@
 #   diffaugment dcgan + flips + DiffAugment (color, translation, cutout)
 # Every run keeps an EMA of the generator beside the raw one (the EMA does not change training),
 # so "EMA on/off" and "BatchNorm eval/train mode" are read from the same checkpoints with
-#   python benchmarks/recipes.py OUT_DIR DATA
+#   python benchmarks/recipes.py DATA seed=OUT_DIR/seed dcgan=OUT_DIR/dcgan ...
 # A run already in OUT_DIR is continued up to EPOCHS; runs can share the cores by starting two
 # invocations with THREADS=1.
 set -euo pipefail

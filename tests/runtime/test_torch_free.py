@@ -91,6 +91,24 @@ def test_dcgan_gen_runs_end_to_end_where_torch_cannot_be_imported(tmp_path):
         assert np.asarray(im).std() > 10
 
 
+def test_dcgan_score_runs_where_torch_cannot_be_imported(tmp_path):
+    """dcgan-score lives in dcgan.export but needs only the runtime: the README lists it
+    under the [cpu] extra."""
+    real = tmp_path / "real"
+    real.mkdir()
+    code = BLOCK + textwrap.dedent(f"""
+        from dcgan.runtime import Generator
+        from dcgan.runtime.images import save_image
+        for i, img in enumerate(Generator.load({str(GEN)!r}).sample(16, seed=100)):
+            save_image(img, {str(real)!r} + f'/{{i}}.png')
+        from dcgan.export.score import main
+        main(['--model', {str(GEN)!r}, '--data', {str(real)!r}, '--n', '16', '--pairs', '10'])
+    """)
+    r = python(code, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "samples vs real" in r.stdout and "Traceback" not in r.stderr
+
+
 def test_console_script_runs_with_torch_blocked_by_sitecustomize(tmp_path):
     script = Path(sys.executable).parent / "dcgan-gen"
     if not script.exists():
