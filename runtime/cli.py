@@ -131,6 +131,9 @@ def main(ctx, n, out, out_dir, nrow, padding, model, seed, seed_range, batch_siz
             check_same_model(out_dir, seed_range, generator.sha256)  # before any line is printed
         say = (lambda msg: None) if quiet else (lambda msg: click.echo(f"{PROG}: {msg}", err=True))
         say(generator.provider_note)
+        if discriminator is not None and discriminator.pairs_with(generator.info) is False:
+            say("note: the discriminator was exported from another checkpoint than the "
+                "generator; its scores may rank these images poorly")
         if generator.placeholder:
             say(f"note: {'the bundled model' if generator.model.bundled else 'this model'} is a "
                 "preliminary placeholder (see dcgan-gen --info)")

@@ -59,6 +59,14 @@ class Discriminator:
                 f"{self.model.path} takes images {self._x}, the generator makes [N, {c}, {h}, {w}]"
             )
 
+    def pairs_with(self, generator_info) -> bool | None:
+        """Whether this discriminator was exported from the same checkpoint as a generator
+        with metadata ``generator_info`` (None when either model does not say)."""
+        mine = self.model.metadata()
+        a = mine.raw.get("checkpoint_sha256") if mine is not None else None
+        b = generator_info.raw.get("checkpoint_sha256") if generator_info is not None else None
+        return None if not a or not b else a == b
+
     def score(self, images: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """float32 (n,) logits for uint8 (n, H, W, C) images."""
         out = []

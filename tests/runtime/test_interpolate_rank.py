@@ -107,3 +107,23 @@ def test_an_interrupted_ranked_folder_job_can_run_again(tmp_path, monkeypatch):
     r = gen_cli(*args)
     assert r.exit_code == 0, r.stderr
     assert len([p for p in tmp_path.iterdir() if p.suffix == ".png"]) == 3
+
+
+def test_a_discriminator_of_another_checkpoint_is_pointed_out(monkeypatch):
+    from dcgan.runtime.metadata import ModelInfo
+
+    from types import SimpleNamespace
+
+    def info(role="generator", **raw):
+        return ModelInfo(role, 8, 64, 3, "x", "y", raw=raw)
+
+    own = "a" * 64
+    d = SimpleNamespace(model=SimpleNamespace(metadata=lambda: info("discriminator", checkpoint_sha256=own)))
+    assert Discriminator.pairs_with(d, info(checkpoint_sha256=own)) is True
+    assert Discriminator.pairs_with(d, info(checkpoint_sha256="0" * 64)) is False
+    assert Discriminator.pairs_with(d, info()) is None  # a model that does not say: no claim
+    assert Discriminator.load(DISC).pairs_with(info(checkpoint_sha256=own)) is None  # fixture: null
+
+    monkeypatch.setattr(Discriminator, "pairs_with", lambda self, info: False)
+    r = gen_cli("--rank-with", DISC, "--n", 2, "--oversample", 2, "--out", "/dev/null.png")
+    assert "another checkpoint than the generator" in r.stderr
