@@ -109,7 +109,7 @@ def test_an_interrupted_ranked_folder_job_can_run_again(tmp_path, monkeypatch):
     assert len([p for p in tmp_path.iterdir() if p.suffix == ".png"]) == 3
 
 
-def test_a_discriminator_of_another_checkpoint_is_pointed_out(monkeypatch):
+def test_a_discriminator_of_another_checkpoint_is_pointed_out(monkeypatch, tmp_path):
     from dcgan.runtime.metadata import ModelInfo
 
     from types import SimpleNamespace
@@ -125,5 +125,5 @@ def test_a_discriminator_of_another_checkpoint_is_pointed_out(monkeypatch):
     assert Discriminator.load(DISC).pairs_with(info(checkpoint_sha256=own)) is None  # fixture: null
 
     monkeypatch.setattr(Discriminator, "pairs_with", lambda self, info: False)
-    r = gen_cli("--rank-with", DISC, "--n", 2, "--oversample", 2, "--out", "/dev/null.png")
+    r = gen_cli("--rank-with", DISC, "--n", 2, "--oversample", 2, "--out", tmp_path / "best.png")
     assert "another checkpoint than the generator" in r.stderr
