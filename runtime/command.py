@@ -68,5 +68,6 @@ class OneLineErrors(click.Command):
             sys.exit(143 if terminated else 130)
         finally:
             for s, handler in previous.items():
-                signal.signal(s, handler)
+                if handler is not None:  # None: set outside Python, cannot be put back
+                    signal.signal(s, handler)
         sys.exit(rv if isinstance(rv, int) else 0)
