@@ -29,14 +29,19 @@ def test_split_runs_equal_one_run(session, n, workers):
 def test_chunks_run_on_several_threads_and_cover_the_batch_once():
     seen_threads, seen_rows = set(), []
     lock = threading.Lock()
+    # Each thread's first chunk waits until all three hold one: on a loaded machine a thread
+    # may start late, and a fixed pause would let the others take every chunk first.
+    all_started = threading.Barrier(3, timeout=30)
 
     class Recorder:
         def run(self, outputs, feed):
             x = feed["z"]
             with lock:
+                first = threading.get_ident() not in seen_threads
                 seen_threads.add(threading.get_ident())
                 seen_rows.extend(x[:, 0].tolist())
-            threading.Event().wait(0.01)  # long enough for the other threads to take chunks
+            if first:
+                all_started.wait()
             return [x * 2]
 
     x = np.arange(24, dtype=np.float32).reshape(24, 1)
@@ -49,10 +54,16 @@ def test_chunks_run_on_several_threads_and_cover_the_batch_once():
 def test_post_runs_on_each_chunk_in_the_thread_that_computed_it():
     where = {}
     lock = threading.Lock()
+    started = set()
+    both_started = threading.Barrier(2, timeout=30)
 
     class Echo:
         def run(self, outputs, feed):
-            threading.Event().wait(0.01)
+            with lock:
+                first = threading.get_ident() not in started
+                started.add(threading.get_ident())
+            if first:  # as above: the two threads each hold a chunk before either finishes
+                both_started.wait()
             return [feed["z"]]
 
     def post(y):
