@@ -60,8 +60,8 @@ def _given(ctx: click.Context, name: str) -> bool:
 
 
 @click.command(PROG, cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--n", "n", type=click.IntRange(min=1, max=MAX_JOB_IMAGES), default=21, show_default=True, metavar="N",
-              help="Number of images.")
+@click.option("--n", "n", type=click.IntRange(min=1, max=MAX_JOB_IMAGES), default=21,
+              show_default=True, metavar="N", help="Number of images.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help=f"Output file, type by extension: {', '.join(GRID_EXTENSIONS)} (raw uint8 "
               f"images), .gif (with --interpolate). A grid holds at most {MAX_GRID_IMAGES} "
@@ -94,8 +94,8 @@ def _given(ctx: click.Context, name: str) -> bool:
               help="Images per interpolation segment, ends included.")
 @click.option("--rank-with", type=click.Path(path_type=Path), default=None, metavar="D.onnx",
               help="Discriminator ONNX: draw oversample x N images, keep the N it scores highest.")
-@click.option("--oversample", type=click.IntRange(min=1, max=MAX_JOB_IMAGES), default=4, show_default=True,
-              metavar="K", help="Candidates per kept image with --rank-with.")
+@click.option("--oversample", type=click.IntRange(min=1, max=MAX_JOB_IMAGES), default=4,
+              show_default=True, metavar="K", help="Candidates per kept image with --rank-with.")
 @click.option("-q", "--quiet", is_flag=True, help="No provider line, progress bar or summary.")
 @click.pass_context
 def main(ctx, n, out, out_dir, nrow, padding, model, seed, seed_range, batch_size, threads,
@@ -117,8 +117,8 @@ def main(ctx, n, out, out_dir, nrow, padding, model, seed, seed_range, batch_siz
         if rank_with is not None:
             seed_range = range(seed, seed + n * oversample)
         out = out if out is not None or out_dir is not None else DEFAULT_OUT
-        _check_output(out, out_dir, interpolate, steps, len(seed_range) if rank_with is None else n,
-                      nrow, padding)
+        _check_output(out, out_dir, interpolate, steps,
+                      len(seed_range) if rank_with is None else n, nrow, padding)
 
         generator = Generator.load(model, provider, threads)
         discriminator = None
@@ -165,7 +165,8 @@ def _check_combination(ctx, out, out_dir, interpolate, rank_with, seed_range) ->
     if rank_with is not None and ctx.params["n"] > MAX_GRID_IMAGES:
         raise click.UsageError(f"--rank-with keeps at most {MAX_GRID_IMAGES} images")
     if rank_with is not None and ctx.params["n"] * ctx.params["oversample"] > MAX_JOB_IMAGES:
-        raise click.UsageError(f"--rank-with draws --n x --oversample candidates, at most {MAX_JOB_IMAGES}")
+        raise click.UsageError(
+            f"--rank-with draws --n x --oversample candidates, at most {MAX_JOB_IMAGES}")
 
 
 def _check_output(out, out_dir, interpolate, steps, count, nrow, padding) -> None:
