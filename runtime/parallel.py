@@ -60,13 +60,12 @@ def run_split(session, input_name: str, x: np.ndarray, workers: int, post=None) 
         work()
     except BaseException as e:  # e.g. Ctrl-C between chunks: the helpers stop after theirs
         failures.append(e)
-        # Wait for them: an interpreter that exits while a thread is still inside
+        raise
+    finally:
+        # Also on an interrupt: an interpreter that exits while a thread is still inside
         # session.run can abort ("terminate called without an active exception").
         for t in helpers:
             t.join()
-        raise
-    for t in helpers:
-        t.join()
     if failures:
         raise failures[0]
     return np.concatenate(outputs, axis=0)

@@ -16,7 +16,6 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .augment import parse_policy
 from .config import ARCHITECTURE, DEFAULT_PRESET, PRESETS, RUNTIME, TrainConfig
 
 # Options that are not training options of the run (never stored, never compared on resume).
@@ -202,16 +201,15 @@ def resolve_config(options: dict, given: set[str], stored: dict | None) -> Train
     except (TypeError, ValueError) as e:
         raise click.ClickException(f"the run's stored options are invalid: {e}") from None
     current = cfg.to_dict()
-    for name in sorted(given - set(NOT_STORED)):
-        new, old = values[name], current.get(name)
-        if isinstance(old, list):
-            old = tuple(old)
-        if name == "diffaugment":
-            # Compare policies, not spellings: "none" is stored as "", and spaces are dropped.
-            try:
-                new = ",".join(parse_policy(new))
-            except ValueError as e:
-                raise click.ClickException(str(e)) from None
+    names = sorted(given - set(NOT_STORED))
+    # The options given, normalised as the run's stored ones were (a DiffAugment policy
+    # "none" is stored as "", spaces dropped; a colour as a list): compare values, not spellings.
+    try:
+        asked = TrainConfig.from_dict({**current, **{n: values[n] for n in names}}).to_dict()
+    except (TypeError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    for name in names:
+        new, old = asked.get(name, values[name]), current.get(name)
         if name in RUNTIME:
             current[name] = new
         elif new != old:

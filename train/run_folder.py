@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .atomic import atomic_write
 from .checkpoint import FILENAME as CHECKPOINT
+from .sources import is_hidden
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -79,7 +80,7 @@ def check_outside_data(out: str | os.PathLike, data: Path | None, resume: bool) 
     real = Path(os.path.realpath(out))
     if not real.is_relative_to(data):
         return
-    if any(part.startswith(".") for part in real.relative_to(data).parts):
+    if any(is_hidden(part) for part in real.relative_to(data).parts):
         return  # the images are listed without hidden folders: .runs/ is never read
     where = (f"move it out of {data} and resume it there" if resume else
              f"choose an --out outside it, e.g. --out {data.parent / 'runs' / out.name}")

@@ -47,7 +47,7 @@ class UnreadableFile(Exception):
     """One file's bytes could not be read (permissions, a bad zip member, too large)."""
 
 
-def _is_hidden(part: str) -> bool:
+def is_hidden(part: str) -> bool:
     # Dotfiles (.DS_Store, macOS "._x.png" forks), dot-folders (.git) and macOS zip junk.
     return (part.startswith(".") and part not in (".", "..")) or part == "__MACOSX"
 
@@ -100,10 +100,10 @@ def list_folder(root: Path) -> ImageFiles:
     """All image files under ``root``, recursively (flat or ImageFolder layout)."""
     names = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not _is_hidden(d)]
+        dirnames[:] = [d for d in dirnames if not is_hidden(d)]
         rel = Path(dirpath).relative_to(root)
         for f in filenames:
-            if not _is_hidden(f) and _is_image_name(f):
+            if not is_hidden(f) and _is_image_name(f):
                 names.append((rel / f).as_posix())
     return ImageFiles("folder", root, tuple(sorted(names)))
 
@@ -125,7 +125,7 @@ def list_zip(path: Path) -> ImageFiles:
         for index, info in enumerate(zf.infolist()):
             name = info.filename
             parts = name.replace("\\", "/").split("/")
-            if info.is_dir() or any(_is_hidden(p) for p in parts) or not _is_image_name(name):
+            if info.is_dir() or any(is_hidden(p) for p in parts) or not _is_image_name(name):
                 continue
             found.append((name, index))
     found.sort()
