@@ -1,6 +1,7 @@
 """Print the oldest versions pyproject.toml allows, as pins: the lower bound of every direct
-dependency (base, cpu, train, export, dev) with >= turned into ==. .ci/run installs them and
-runs the suite, so a bound that no longer works fails CI instead of a user's install."""
+dependency (base, cpu, train, export, dev) with >= turned into ==; with --build, those of
+build-system.requires instead. .ci/run installs them, builds the project with that setuptools
+and runs the suite, so a bound that no longer works fails CI instead of a user's install."""
 from __future__ import annotations
 
 import re
@@ -8,9 +9,14 @@ import sys
 import tomllib
 from pathlib import Path
 
-project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+project = pyproject["project"]
 extras = project["optional-dependencies"]
-requirements = [*project["dependencies"], *(r for name in ("cpu", "train", "export", "dev") for r in extras[name])]
+if sys.argv[1:] == ["--build"]:
+    requirements = pyproject["build-system"]["requires"]
+else:
+    requirements = [*project["dependencies"],
+                    *(r for name in ("cpu", "train", "export", "dev") for r in extras[name])]
 pins = []
 for requirement in requirements:
     if requirement.startswith(project["name"] + "["):

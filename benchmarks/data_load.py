@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from dcgan.train.data import load_dataset
+from dcgan.data import load_dataset
 
 DEFAULT_FOLDER = "/work/data/pokemon-sprites/pokemon"
 

@@ -36,8 +36,8 @@ import torch
 from dcgan.export import export_discriminator, export_generator
 from dcgan.export.onnx_export import generator_spec
 from dcgan.export.precision import generator_inputs, PrecisionOptions
-from dcgan.export.quantize import quantize_int8
-from dcgan.export.subpixel import rewrite_subpixel
+from dcgan.export.passes.quantize import quantize_int8
+from dcgan.export.passes.subpixel import rewrite_subpixel
 from dcgan.runtime import Generator
 from dcgan.runtime.parallel import run_split
 from dcgan.runtime.providers import available_cpus, session_options

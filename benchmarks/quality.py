@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from dcgan.runtime import quality as q
-from dcgan.train.data import load_dataset
+from dcgan.data import load_dataset
 
 DEFAULT_DATA = "/work/data/pokemon-sprites/pokemon"
 

@@ -24,7 +24,7 @@ import torch
 
 from dcgan.runtime.quality import ms_ssim_diversity, real_floor, swd
 from dcgan.train.checkpoint import CheckpointError, load_checkpoint, load_generator, resolve_checkpoint
-from dcgan.train.data import load_dataset
+from dcgan.data import load_dataset
 from dcgan.train.model import recompute_batchnorm_stats
 from dcgan.train.quality import images_to_uint8
 

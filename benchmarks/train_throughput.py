@@ -206,7 +206,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
 
     from dcgan.train.config import TrainConfig
-    from dcgan.train.data import DataError, load_dataset
+    from dcgan.data import DataError, load_dataset
     from dcgan.train.distributed import resolve_device
 
     torch.set_num_threads(args.threads)

@@ -19,8 +19,8 @@ import click
 from dcgan.export import export_generator
 from dcgan.export.pipeline import DEFAULT_BN_LATENTS
 from dcgan.runtime.generator import Generator
-from dcgan.runtime.quality import score
-from dcgan.train.data import load_dataset
+from dcgan.core.quality import score
+from dcgan.data import load_dataset
 
 RECIPE_KEYS = ("preset", "batch_size", "lr", "beta1", "beta2", "init", "ema", "ema_decay", "flip",
                "diffaugment", "fit", "background", "seed", "g_width", "d_width", "latent_dim")

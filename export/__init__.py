@@ -4,7 +4,7 @@ Heavy names load on first use so that ``dcgan.export.entry`` can run without tor
 """
 from __future__ import annotations
 
-import importlib
+from dcgan.core.lazy import lazy_attributes
 
 _LAZY = {
     "export_generator": "pipeline",
@@ -27,11 +27,4 @@ _LAZY = {
     "DynamicBatchError": "errors",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        module = importlib.import_module(f".{_LAZY[name]}", __name__)
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __all__ = lazy_attributes(__name__, _LAZY)

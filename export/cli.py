@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from dcgan.runtime.command import OneLineErrors
+from dcgan.core.command import OneLineErrors
 
 from .errors import ExportError
 from .onnx_export import DEFAULT_OPSET

@@ -10,20 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dcgan.core.errors import DcganError, OutputError  # noqa: F401  OutputError: the one of core
+
 if TYPE_CHECKING:
     from .report import ExportReport
 
 
-class ExportError(Exception):
+class ExportError(DcganError):
     """Anything that stops an export; nothing is left at the output path."""
 
 
 class SourceError(ExportError):
     """The checkpoint or module to export is missing, unreadable, foreign or does not fit."""
-
-
-class OutputError(ExportError):
-    """The output path is unusable: wrong suffix, missing or unwritable folder."""
 
 
 class QualityError(ExportError):

@@ -26,12 +26,13 @@ from typing import Any, Callable, Sequence
 import onnx
 from torch import nn
 
+from dcgan.core.metadata import merge
 from dcgan.train.model import recompute_batchnorm_stats
 
 from .checks import run_checks
 from .errors import ExportError, OutputError, raise_failures
 from .fold import fold_batchnorm
-from .metadata import attach_metadata, build_metadata, merge
+from .metadata import attach_metadata, export_metadata
 from .onnx_export import (
     DEFAULT_OPSET,
     DiscriminatorLogits,
@@ -160,9 +161,8 @@ def prepare_generator(source, out, *, ema=None, opset=DEFAULT_OPSET, atol=1e-4, 
         recompute_batchnorm_stats(generator, cfg.latent_dim, samples=bn_latents,
                                   batch_size=min(BN_BATCH, bn_latents), seed=0)
     spec = generator_spec(cfg.latent_dim, cfg.channels, cfg.image_size)
-    meta = build_metadata(spec, src, ema=used_ema, precision=precision, extra=extra_metadata)
-    # How the BatchNorm statistics baked into the graph were made (0: those of the checkpoint).
-    meta["bn_statistics_latents"] = bn_latents
+    meta = export_metadata(spec, src, ema=used_ema, precision=precision, bn_latents=bn_latents,
+                           extra=extra_metadata)
     return _prepare(generator, spec, out, meta, opset=opset, atol=atol, checks=checks,
                     fold_bn=fold_bn, steps=steps, ema=used_ema, options=options,
                     variant_inputs=lambda: generator_inputs(spec, options))
@@ -177,7 +177,7 @@ def prepare_discriminator(source, out, *, opset=DEFAULT_OPSET, atol=1e-4, checks
     src = load_source(source)
     discriminator = build_discriminator(src)
     spec = discriminator_spec(src.config.channels, src.config.image_size)
-    meta = build_metadata(spec, src, precision=precision, extra=extra_metadata)
+    meta = export_metadata(spec, src, precision=precision, extra=extra_metadata)
 
     def variant_inputs() -> VariantInputs:
         # A checkpoint has the generator whose images the discriminator ranks; a bare module not.

@@ -27,14 +27,14 @@ import onnx
 import torch
 from torch import nn
 
-from dcgan.runtime.latents import latents_for_seeds
+from dcgan.core.latents import latents_for_seeds
 
 from .errors import QualityError
-from .float16 import to_float16
-from .latent_gemm import latent_layer_as_gemm
+from .passes.float16 import to_float16
+from .passes.latent_gemm import latent_layer_as_gemm
 from .onnx_export import NetSpec
-from .quantize import quantize_int8
-from .subpixel import rewrite_subpixel
+from .passes.quantize import quantize_int8
+from .passes.subpixel import rewrite_subpixel
 from .variant_quality import ImageQuality, LogitQuality, discriminator_quality, generator_quality
 
 PRECISIONS = ("fp32", "fp16", "int8")

@@ -6,7 +6,7 @@ figures describe what dcgan-gen will compute.
 Generator (the images a user gets, uint8):
   psnr_db        10 log10(255^2 / MSE) over all pixels; None when the images are identical
   max_abs_error  the largest difference of one pixel channel, in uint8 levels
-  swd_x1e3       multi-scale sliced Wasserstein distance (dcgan.runtime.quality.swd) between
+  swd_x1e3       multi-scale sliced Wasserstein distance (dcgan.core.swd.swd) between
                  the two image sets: whether the variant changes the kind of local structure
                  the generator draws, not only single pixels (0 for identical sets)
 Discriminator (logits, used to rank samples):
@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import onnx
 
-from dcgan.runtime.generator import to_uint8
+from dcgan.core.images import to_uint8
+from dcgan.core.swd import swd
 from dcgan.runtime.providers import session_options
-from dcgan.runtime.quality import swd
 
 RUN_BATCH = 64
 

@@ -1,7 +1,8 @@
 """dcgan.runtime: sample images from an exported generator with ONNX Runtime.
 
-Imports numpy, onnxruntime, Pillow, click and tqdm only: never torch or onnx. Names load on
-first use, so ``import dcgan.runtime.metadata`` (used by the exporter) stays cheap.
+Imports dcgan.core, dcgan.data, numpy, onnxruntime, Pillow, click and tqdm only: never
+torch or onnx. Names load on
+first use, so importing one module of the package stays cheap.
 
     from dcgan.runtime import Generator, save_grid
     g = Generator.load()                       # the bundled model
@@ -9,14 +10,14 @@ first use, so ``import dcgan.runtime.metadata`` (used by the exporter) stays che
 """
 from __future__ import annotations
 
-import importlib
+from dcgan.core.lazy import lazy_attributes
 
 _LAZY = {
     "Generator": "generator",
     "Discriminator": "discriminator",
     "save_grid": "images",
     "make_grid": "images",
-    "ModelInfo": "metadata",
+    "ModelInfo": "dcgan.core.metadata",
     "DcganRuntimeError": "errors",
     "ModelNotFoundError": "errors",
     "ModelLoadError": "errors",
@@ -25,11 +26,4 @@ _LAZY = {
     "OutputError": "errors",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        module = importlib.import_module(f".{_LAZY[name]}", __name__)
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __all__ = lazy_attributes(__name__, _LAZY)

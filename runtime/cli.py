@@ -5,8 +5,9 @@
     dcgan-gen --interpolate 3,14,15 --steps 10 --out walk.gif
     dcgan-gen --rank-with D.onnx --oversample 4 --n 21 --out best.png
 
-The command validates options and files, then calls the jobs in ``dcgan.runtime.jobs``.
-Every user mistake ends as one line on stderr and a non-zero exit.
+The command validates its options, loads the model and makes a job of ``dcgan.runtime.jobs``,
+which checks its output before anything is sampled. Every user mistake ends as one line on
+stderr and a non-zero exit (dcgan.core.command).
 """
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .command import OneLineErrors
-from .errors import DcganRuntimeError, OutputError
+from dcgan.core.command import OneLineErrors
+
+from .errors import DcganRuntimeError
 from .generator import DEFAULT_BATCH_SIZE, Generator
 from .images import ANIMATION_EXTENSIONS, GRID_EXTENSIONS, MAX_GRID_IMAGES
-from .metadata import MetadataError
-from .shards import check_same_model, parse_seed_range
+from .shards import parse_seed_range
 
 PROG = "dcgan-gen"
 DEFAULT_OUT = Path("grid.png")
@@ -108,44 +109,36 @@ def main(ctx, n, out, out_dir, nrow, padding, model, seed, seed_range, batch_siz
     dcgan-gen --interpolate 3,14,15 --steps 10 --out walk.gif
     dcgan-gen --rank-with D.onnx --oversample 4 --out best.png
     """
-    try:
-        if info:
-            return _print_info(model, provider, threads)
-        _check_combination(ctx, out, out_dir, interpolate, rank_with, seed_range)
-        if seed_range is None:
-            seed_range = range(seed, seed + n)
-        if rank_with is not None:
-            seed_range = range(seed, seed + n * oversample)
-        out = out if out is not None or out_dir is not None else DEFAULT_OUT
-        _check_output(out, out_dir, interpolate, steps,
-                      len(seed_range) if rank_with is None else n, nrow, padding)
+    if info:
+        return _print_info(model, provider, threads)
+    _check_combination(ctx, out, out_dir, interpolate, rank_with, seed_range)
+    if seed_range is None:
+        seed_range = range(seed, seed + n)
+    if rank_with is not None:
+        seed_range = range(seed, seed + n * oversample)
+    out = out if out is not None or out_dir is not None else DEFAULT_OUT
+    if out is not None and interpolate is None and out.suffix.lower() in ANIMATION_EXTENSIONS:
+        raise click.UsageError(f"{out}: .gif is written only with --interpolate")
 
-        generator = Generator.load(model, provider, threads)
-        discriminator = None
-        if rank_with is not None:
-            from .discriminator import Discriminator
+    generator = Generator.load(model, provider, threads)
+    discriminator = None
+    if rank_with is not None:
+        from .discriminator import Discriminator
 
-            discriminator = Discriminator.load(rank_with, provider, threads)
-            discriminator.expects(generator.image_shape)
-        if out_dir is not None and out_dir.is_dir():
-            check_same_model(out_dir, seed_range, generator.sha256)  # before any line is printed
-        say = (lambda msg: None) if quiet else (lambda msg: click.echo(f"{PROG}: {msg}", err=True))
-        say(generator.provider_note)
-        if discriminator is not None and discriminator.pairs_with(generator.info) is False:
-            say("note: the discriminator was exported from another checkpoint than the "
-                "generator; its scores may rank these images poorly")
-        if generator.placeholder:
-            say(f"note: {'the bundled model' if generator.model.bundled else 'this model'} is a "
-                "preliminary placeholder (see dcgan-gen --info)")
-        # A bar only for jobs of several chunks: one chunk is over before a bar could help.
-        chunks = -(-len(seed_range) // batch_size)
-        _run(generator, discriminator, out, out_dir, seed_range, n, nrow, padding, batch_size,
-             interpolate, steps, not quiet and chunks > 1, say)
-    except (DcganRuntimeError, MetadataError) as e:
-        raise click.ClickException(str(e)) from None
-    except OSError as e:
-        where = f" {e.filename}" if e.filename else ""
-        raise click.ClickException(f"cannot write{where}: {e.strerror or e}") from None
+        discriminator = Discriminator.load(rank_with, provider, threads)
+    job = _make_job(generator, discriminator, out, out_dir, seed_range, n, nrow, padding,
+                    batch_size, interpolate, steps)  # checks the output: nothing sampled yet
+    say = (lambda msg: None) if quiet else (lambda msg: click.echo(f"{PROG}: {msg}", err=True))
+    say(generator.provider_note)
+    if discriminator is not None and discriminator.pairs_with(generator.info) is False:
+        say("note: the discriminator was exported from another checkpoint than the "
+            "generator; its scores may rank these images poorly")
+    if generator.placeholder:
+        say(f"note: {'the bundled model' if generator.model.bundled else 'this model'} is a "
+            "preliminary placeholder (see dcgan-gen --info)")
+    # A bar only for jobs of several chunks: one chunk is over before a bar could help.
+    chunks = -(-len(seed_range) // batch_size)
+    say(job.run(progress=not quiet and chunks > 1))
 
 
 def _check_combination(ctx, out, out_dir, interpolate, rank_with, seed_range) -> None:
@@ -169,54 +162,18 @@ def _check_combination(ctx, out, out_dir, interpolate, rank_with, seed_range) ->
             f"--rank-with draws --n x --oversample candidates, at most {MAX_JOB_IMAGES}")
 
 
-def _check_output(out, out_dir, interpolate, steps, count, nrow, padding) -> None:
-    """Refuse, before the model is even loaded, an output that could not be written.
-
-    Tiles are taken as 64x64, the size every generator of this toolkit makes; the jobs check
-    again with the model's own size once it is loaded."""
-    import os
-
-    from .atomic import check_writable_file
-    from .images import check_free_space, check_grid
-
-    if out_dir is not None:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise OutputError(f"--out-dir {out_dir} exists and is not a folder")
-        if out_dir.is_dir() and not os.access(out_dir, os.W_OK | os.X_OK):
-            raise OutputError(f"--out-dir {out_dir} is not writable")
-        return
-    check_writable_file(out)
-    if interpolate is not None:
-        from .jobs import check_interpolation
-
-        check_interpolation(out, len(interpolate), steps, (64, 64), padding)
-    elif Path(out).suffix.lower() in ANIMATION_EXTENSIONS:
-        raise OutputError(f"{out}: .gif is written only with --interpolate")
-    else:
-        check_grid(out, count, (64, 64), nrow, padding)
-        if Path(out).suffix.lower() == ".npy":
-            check_free_space(out, count * 64 * 64 * 3)
-
-
-def _run(generator, discriminator, out, out_dir, seeds, n, nrow, padding, batch_size,
-         interpolate, steps, progress, say) -> None:
+def _make_job(generator, discriminator, out, out_dir, seeds, n, nrow, padding, batch_size,
+              interpolate, steps):
     from . import jobs
 
     if interpolate is not None:
-        count = jobs.write_interpolation(generator, interpolate, steps, out, padding, batch_size)
-        say(f"wrote {out}: {count} images walking through seeds {','.join(map(str, interpolate))}")
-    elif discriminator is not None:
-        kept, scores = jobs.write_ranked(generator, discriminator, seeds, n, out, out_dir, nrow,
-                                         padding, batch_size, progress)
-        say(f"wrote {out or out_dir}: best {n} of {len(seeds)} (logits {scores.min():.3g} to "
-            f"{scores.max():.3g})")
-    elif out_dir is not None:
-        written, skipped = jobs.write_folder(generator, seeds, out_dir, batch_size, progress)
-        extra = f", {skipped} already there" if skipped else ""
-        say(f"wrote {written} images to {out_dir} (seeds {seeds.start}-{seeds.stop - 1}{extra})")
-    else:
-        jobs.write_grid(generator, seeds, out, nrow, padding, batch_size, progress)
-        say(f"wrote {out}: {len(seeds)} images (seeds {seeds.start}-{seeds.stop - 1})")
+        return jobs.InterpolationJob(generator, interpolate, steps, out, padding, batch_size)
+    if discriminator is not None:
+        return jobs.RankedJob(generator, discriminator, seeds, n, out, out_dir, nrow, padding,
+                              batch_size)
+    if out_dir is not None:
+        return jobs.FolderJob(generator, seeds, out_dir, batch_size)
+    return jobs.GridJob(generator, seeds, out, nrow, padding, batch_size)
 
 
 def _print_info(model, provider, threads) -> None:

@@ -10,6 +10,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from dcgan.core.images import from_uint8
+
 from .errors import SignatureError
 from .generator import DEFAULT_BATCH_SIZE, FLOAT_TYPES, Generator
 from .model_file import LoadedModel, load_model
@@ -72,8 +74,7 @@ class Discriminator:
         out = []
         for i in range(0, len(images), batch_size):
             chunk = images[i : i + batch_size]
-            x = chunk.transpose(0, 3, 1, 2).astype(np.float32) * (2.0 / 255.0) - 1.0
-            logit = self.model.run(self._x.name, x.astype(self._dtype, copy=False))
+            logit = self.model.run(self._x.name, from_uint8(chunk, self._dtype))
             out.append(np.asarray(logit, dtype=np.float32).reshape(len(chunk)))
         return np.concatenate(out) if out else np.empty(0, np.float32)
 

@@ -1,8 +1,13 @@
 """Typed errors of the runtime. The CLI turns each into one line on stderr."""
 from __future__ import annotations
 
+from dcgan.core.errors import DcganError, OutputError
 
-class DcganRuntimeError(Exception):
+__all__ = ["DcganRuntimeError", "ModelNotFoundError", "ModelLoadError", "SignatureError",
+           "ProviderError", "OutputError"]
+
+
+class DcganRuntimeError(DcganError):
     """Base of every error a user can cause through the runtime (bad model, provider, path)."""
 
 
@@ -21,6 +26,3 @@ class SignatureError(DcganRuntimeError):
 class ProviderError(DcganRuntimeError):
     """An execution provider that is unknown, not installed, or failed to load."""
 
-
-class OutputError(DcganRuntimeError):
-    """An output path the runtime cannot write: unknown type, missing folder, too large."""

@@ -10,25 +10,16 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from dcgan.core.images import to_uint8
+from dcgan.core.latents import latents_for_seeds
+from dcgan.core.metadata import ModelInfo
+
 from .errors import SignatureError
-from .latents import latents_for_seeds
-from .metadata import ModelInfo
 from .model_file import LoadedModel, TensorSpec, load_model
 
 DEFAULT_BATCH_SIZE = 64
 EXPECTED_SIGNATURE = "one float input [N, L, 1, 1] and one output [N, C, H, W]"
 FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
-
-
-def to_uint8(x: np.ndarray, output_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
-    """(N, C, H, W) floats in ``output_range`` -> (N, H, W, C) uint8, rounded to nearest."""
-    lo, hi = output_range
-    y = x.astype(np.float32, copy=True)
-    y -= lo
-    y *= 255.0 / (hi - lo)
-    np.rint(y, out=y)
-    np.clip(y, 0.0, 255.0, out=y)
-    return np.ascontiguousarray(y.transpose(0, 2, 3, 1)).astype(np.uint8)
 
 
 def generator_info(model: LoadedModel) -> tuple[ModelInfo, bool]:

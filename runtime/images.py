@@ -1,23 +1,24 @@
-"""Writing images: grids, single images, raw .npy stacks and GIF animations, all atomically.
-
-The output type follows the file extension. Grids are laid out like torchvision's
-make_grid: ``nrow`` images per row, ``padding`` pixels around every tile.
+"""The files dcgan-gen writes: grids, single images, raw .npy stacks and GIF animations, all
+atomically (dcgan.core.atomic). The output type follows the file extension; the limits of each
+format are checked before any sampling.
 """
 from __future__ import annotations
 
 import os
-import struct
-import zlib
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .atomic import PendingFile, atomic_path, atomic_write_bytes
-from .errors import OutputError
+from dcgan.core.atomic import PendingFile, atomic_path, atomic_write_bytes
+from dcgan.core.errors import OutputError
+from dcgan.core.images import GridCanvas, encode_png, grid_size, make_grid
 
-# Format name and Pillow save options per extension. PNG is written by encode_png below, not
-# Pillow: importing Pillow and its format plugins took ~20 ms of dcgan-gen's ~220 ms cold start.
+__all__ = ["save_grid", "save_image", "save_gif", "save_npy", "make_grid", "NpyWriter",
+           "check_grid", "extension", "GridCanvas", "grid_size"]
+
+# Format name and Pillow save options per extension. PNG is written by dcgan.core.images'
+# encoder, not Pillow (see there).
 IMAGE_FORMATS = {
     ".png": ("PNG", {}),
     ".jpg": ("JPEG", {"quality": 95}),
@@ -44,14 +45,6 @@ def extension(path: str | os.PathLike, allowed: Sequence[str]) -> str:
     return ext
 
 
-def grid_size(n: int, tile: tuple[int, int], nrow: int, padding: int) -> tuple[int, int]:
-    """(height, width) in pixels of a grid of n tiles of (h, w)."""
-    cols = min(nrow, n)
-    rows = -(-n // nrow)
-    h, w = tile
-    return rows * (h + padding) + padding, cols * (w + padding) + padding
-
-
 def check_grid(path: str | os.PathLike, n: int, tile: tuple[int, int], nrow: int, padding: int) -> None:
     """Refuse, before sampling, a grid this format or the memory cap cannot hold."""
     ext = extension(path, GRID_EXTENSIONS)
@@ -76,73 +69,6 @@ def check_grid(path: str | os.PathLike, n: int, tile: tuple[int, int], nrow: int
             f"a grid of {n} images with --nrow {nrow} is {gw}x{gh} px, more than {fmt} "
             f"allows ({MAX_SIDE[fmt]} px); change --nrow or use .png"
         )
-
-
-class GridCanvas:
-    """A grid filled tile by tile, so images can arrive in chunks and be dropped after pasting."""
-
-    def __init__(self, n: int, tile_shape: tuple[int, int, int], nrow: int = 7, padding: int = 2,
-                 pad_value: int = 0):
-        if n < 1 or nrow < 1 or padding < 0:
-            raise ValueError("a grid needs n >= 1, nrow >= 1 and padding >= 0")
-        self.n, self.nrow, self.padding = n, nrow, padding
-        self.tile_shape = tile_shape
-        gh, gw = grid_size(n, tile_shape[:2], nrow, padding)
-        self.pixels = np.full((gh, gw, tile_shape[2]), pad_value, dtype=np.uint8)
-        self.filled = 0
-
-    def paste(self, images: np.ndarray) -> None:
-        h, w = self.tile_shape[:2]
-        p = self.padding
-        for img in images:
-            if self.filled >= self.n:
-                raise ValueError("more images than the grid has tiles")
-            r, c = divmod(self.filled, self.nrow)
-            y, x = p + r * (h + p), p + c * (w + p)
-            self.pixels[y : y + h, x : x + w] = img
-            self.filled += 1
-
-
-def make_grid(images: np.ndarray, nrow: int = 7, padding: int = 2, pad_value: int = 0) -> np.ndarray:
-    """uint8 (H, W, C) grid of uint8 (n, h, w, C) images."""
-    images = np.asarray(images)
-    canvas = GridCanvas(len(images), images.shape[1:], nrow, padding, pad_value)
-    canvas.paste(images)
-    return canvas.pixels
-
-
-# PNG colour type per channel count: grey, grey+alpha, RGB, RGBA.
-_PNG_COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def encode_png(pixels: np.ndarray, level: int = 3) -> bytes:
-    """A PNG file of one uint8 (H, W, C) image, C in 1-4, with the standard library's zlib.
-
-    Every row uses the "Up" filter (difference to the row above), vectorised: ~1% smaller
-    files than no filtering on a 21-image grid. zlib level 3: 3-5 ms for that grid, where
-    level 6 took 4-20 ms (smooth images are the slow case) for files 2-8% smaller.
-    """
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in _PNG_COLOUR_TYPE:
-        raise ValueError(f"expected a uint8 (H, W, 1-4) image, got {pixels.dtype} {pixels.shape}")
-    h, w, c = pixels.shape
-    if h == 0 or w == 0:
-        raise ValueError(f"a PNG needs at least one pixel, got {h}x{w}")
-    rows = np.ascontiguousarray(pixels).reshape(h, w * c)
-    raw = np.empty((h, w * c + 1), dtype=np.uint8)
-    raw[:, 0] = 2  # filter type Up; the first row is filtered against zeros
-    raw[:, 1:] = rows
-    raw[1:, 1:] -= rows[:-1]  # uint8 arithmetic wraps modulo 256, as PNG's filters do
-    header = struct.pack(">IIBBBBB", w, h, 8, _PNG_COLOUR_TYPE[c], 0, 0, 0)
-    return b"".join((
-        b"\x89PNG\r\n\x1a\n",
-        _png_chunk(b"IHDR", header),
-        _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), level)),
-        _png_chunk(b"IEND", b""),
-    ))
 
 
 def save_image(pixels: np.ndarray, path: str | os.PathLike) -> None:
@@ -201,7 +127,6 @@ class NpyWriter:
         self.filled = 0
 
     def __enter__(self) -> "NpyWriter":
-        check_free_space(self.path, int(np.prod(self.shape, dtype=object)) + 128)
         self._pending = PendingFile(self.path)
         try:
             self._array = np.lib.format.open_memmap(
@@ -232,44 +157,3 @@ class NpyWriter:
             if not committed:
                 self.__dict__.pop("_array", None)
                 self._pending.discard()
-
-
-def check_free_space(path: str | os.PathLike, size: int) -> None:
-    """Refuse, before writing, a file of ``size`` bytes that the disk under ``path`` cannot hold.
-
-    The .npy memory map is a sparse file: without this, a disk too small fails only when the
-    pages are written, after the sampling time was spent."""
-    folder = Path(path).parent if str(Path(path).parent) else Path(".")
-    try:
-        st = os.statvfs(folder)
-    except (AttributeError, OSError):  # no statvfs (Windows) or no folder: the write will say
-        return
-    free = st.f_bavail * st.f_frsize
-    if size > free:
-        raise OutputError(f"{path} would take {_human(size)}; the disk under {folder} has {_human(free)} free")
-
-
-def _human(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.1f} {unit}" if unit != "B" else f"{size} B"
-        size /= 1000
-    raise AssertionError("unreachable")
-
-
-def is_whole_png(path: str | os.PathLike) -> bool:
-    """True when the file starts with PNG's signature and ends with its IEND chunk.
-
-    Files written here are whole (temp file, then rename), but a folder merged by copying can
-    hold truncated or empty ones; a resumed job rewrites those instead of counting them done."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-            f.seek(0, os.SEEK_END)
-            if f.tell() < 8 + 25 + 12:  # signature, IHDR, IEND
-                return False
-            f.seek(-12, os.SEEK_END)
-            tail = f.read(12)
-    except OSError:
-        return False
-    return head == b"\x89PNG\r\n\x1a\n" and tail == _png_chunk(b"IEND", b"")

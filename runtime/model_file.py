@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from dcgan.core.metadata import METADATA_KEY, MetadataError, ModelInfo, parse_metadata
+
 from .errors import ModelLoadError, ModelNotFoundError
-from .metadata import METADATA_KEY, MetadataError, ModelInfo, parse_metadata
 from .parallel import run_split
 from .providers import ProviderChoice, create_session
 

@@ -14,8 +14,8 @@ import re
 import time
 from pathlib import Path
 
-from .atomic import atomic_write_bytes
-from .errors import OutputError
+from dcgan.core.atomic import atomic_write_bytes
+from dcgan.core.errors import OutputError
 
 MANIFEST_FORMAT = "dcgan-edge-manifest"
 MANIFEST_VERSION = 1

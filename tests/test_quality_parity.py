@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from dcgan.runtime import quality as rq
-from dcgan.runtime.generator import to_uint8
+from dcgan.core import swd as rq
+from dcgan.core.images import to_uint8
 from dcgan.train import quality as tq
 
 torch.set_num_threads(1)  # the test machine is shared

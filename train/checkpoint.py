@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from .atomic import atomic_write
+from dcgan.core.atomic import atomic_write
 from .model import Generator, ModelConfig
 
 FORMAT = "dcgan-edge-checkpoint"

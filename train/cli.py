@@ -262,7 +262,7 @@ def _start(out: Path, options: dict, given: set[str]) -> int:
 
     from . import distributed, run_folder
     from .checkpoint import FILENAME, CheckpointError, load_checkpoint
-    from .data import DataError, data_folder, load_dataset
+    from dcgan.data import DataError, data_folder, load_dataset
     from .distributed import DeviceError
     from .loop import TrainError, check_run, train, use_channels_last
     from .run_folder import RunFolderError

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .run_folder import atomic_write_bytes
+from dcgan.core.atomic import atomic_write_bytes
 
 GRID_ROWS, GRID_COLS = 3, 7
 GRID_GAP = 2  # pixels of white between tiles

@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .atomic import atomic_write
+from dcgan.core.atomic import atomic_write_bytes
 from .checkpoint import FILENAME as CHECKPOINT
-from .sources import is_hidden
+from dcgan.data.sources import is_hidden
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -29,10 +29,6 @@ SAMPLES = "samples"
 
 class RunFolderError(Exception):
     """An --out that cannot hold this run (not a run folder, not writable, nothing to resume)."""
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    atomic_write(path, lambda f: f.write(data))
 
 
 def default_out() -> Path:

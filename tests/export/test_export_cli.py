@@ -16,7 +16,7 @@ import torch
 from click.testing import CliRunner
 
 from dcgan.export.cli import main
-from dcgan.runtime.metadata import METADATA_KEY
+from dcgan.core.metadata import METADATA_KEY
 from dcgan.train.checkpoint import atomic_save, make_checkpoint
 from dcgan.train.model import ModelConfig, build_models
 

@@ -10,7 +10,7 @@ import onnx
 import pytest
 
 from dcgan.export import export_discriminator, export_generator
-from dcgan.runtime.metadata import METADATA_KEY, parse_metadata
+from dcgan.core.metadata import METADATA_KEY, parse_metadata
 
 from export_helpers import DATASET
 

@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 from dcgan.export import QualityError, export_discriminator, export_generator, prepare_generator
 from dcgan.export.cli import main
-from dcgan.export.float16 import to_float16
-from dcgan.export.latent_gemm import LatentGemmError, latent_layer_as_gemm
-from dcgan.export.subpixel import SubpixelError, rewrite_subpixel
+from dcgan.export.passes.float16 import to_float16
+from dcgan.export.passes.latent_gemm import LatentGemmError, latent_layer_as_gemm
+from dcgan.export.passes.subpixel import SubpixelError, rewrite_subpixel
 from dcgan.runtime import Discriminator, Generator
-from dcgan.runtime.metadata import METADATA_KEY
+from dcgan.core.metadata import METADATA_KEY
 from dcgan.train.model import Discriminator as TorchDiscriminator
 
 from export_helpers import SMALL, files_in, trained_like_models

@@ -9,8 +9,8 @@ from runtime_fixtures import DISC, FOREIGN, GEN, GEN_NOMETA
 
 from dcgan.runtime import Generator
 from dcgan.runtime.errors import ModelLoadError, ModelNotFoundError, SignatureError
-from dcgan.runtime.generator import to_uint8
-from dcgan.runtime.metadata import dump_metadata
+from dcgan.core.images import to_uint8
+from dcgan.core.metadata import dump_metadata
 from dcgan.runtime.model_file import BUNDLED_MODEL, bundled_model, load_model
 
 

@@ -97,7 +97,7 @@ BAD = {
     "foreign model": (["--model", str(FOREIGN)], "expected one float input"),
     "discriminator as generator": (["--model", str(DISC)], "not a generator"),
     "missing folder": (["--out", "{tmp}/no/such/dir/g.png"], "does not exist"),
-    "parent is a file": (["--out", "{file}/g.png"], "does not exist"),
+    "parent is a file": (["--out", "{file}/g.png"], "is not a folder"),
     "out is a folder": (["--out", "{tmp}"], "folder"),
     "unknown extension": (["--out", "{tmp}/g.bmp"], "output type"),
     "gif without interpolation": (["--out", "{tmp}/g.gif"], "--interpolate"),
@@ -162,7 +162,7 @@ def test_npy_larger_than_the_free_disk_is_refused_before_sampling(tmp_path, monk
 
     monkeypatch.setattr(os, "statvfs", lambda path: Full(), raising=False)
     r = run(["--model", GEN, "--n", "1000", "--out", tmp_path / "s.npy"])  # 12 MB
-    assert r.exit_code == 1 and "would take 12.3 MB" in r.stderr and "4.1 MB free" in r.stderr
+    assert r.exit_code == 1 and "would take 11.7 MiB" in r.stderr and "3.9 MiB free" in r.stderr
     assert r.stderr.count("\n") == 1 and list(tmp_path.iterdir()) == []
 
 
@@ -198,7 +198,7 @@ def test_a_second_signal_cannot_interrupt_the_clean_up_of_the_first():
 
     import click
 
-    from dcgan.runtime.command import OneLineErrors
+    from dcgan.core.command import OneLineErrors
 
     cleaned = []
 
@@ -224,7 +224,7 @@ def test_sigterm_while_the_options_are_read_is_still_a_sigterm():
 
     import click
 
-    from dcgan.runtime.command import OneLineErrors
+    from dcgan.core.command import OneLineErrors
 
     def kill_self(ctx, param, value):
         os.kill(os.getpid(), signal.SIGTERM)

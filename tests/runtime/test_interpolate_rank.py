@@ -11,7 +11,7 @@ from runtime_fixtures import DISC, GEN
 from dcgan.runtime import Discriminator
 from dcgan.runtime.cli import main
 from dcgan.runtime.discriminator import rank_samples
-from dcgan.runtime.latents import interpolation_path, interpolation_rows, slerp
+from dcgan.core.latents import interpolation_path, interpolation_rows, slerp
 
 
 def gen_cli(*args):
@@ -110,7 +110,7 @@ def test_an_interrupted_ranked_folder_job_can_run_again(tmp_path, monkeypatch):
 
 
 def test_a_discriminator_of_another_checkpoint_is_pointed_out(monkeypatch, tmp_path):
-    from dcgan.runtime.metadata import ModelInfo
+    from dcgan.core.metadata import ModelInfo
 
     from types import SimpleNamespace
 

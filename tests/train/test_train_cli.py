@@ -311,8 +311,8 @@ def test_ctrl_c_exits_130(tmp_path):
 # written but before the training loop has installed its handler.
 _SIGTERM_INSIDE = """
 import os, signal, sys
-import dcgan.train.data, dcgan.train.loop
-module = {"load_dataset": dcgan.train.data, "train": dcgan.train.loop}[sys.argv[1]]
+import dcgan.data, dcgan.train.loop
+module = {"load_dataset": dcgan.data, "train": dcgan.train.loop}[sys.argv[1]]
 real = getattr(module, sys.argv[1])
 def signalled(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGTERM)

@@ -1,4 +1,4 @@
-"""Latent vectors from seeds, and walks between them.
+"""Latent vectors from seeds, and walks between them: the project's definition of an image's latent.
 
 Each image has its own random generator, seeded by the image's seed, so the latent of seed
 s is the same whatever batch, chunk, shard or machine computes it (one RNG per seed, as

@@ -15,7 +15,7 @@ else $XDG_CACHE_HOME/dcgan-edge, else ~/.cache/dcgan-edge.
 
 Problems the user must fix raise DataError (one line). Files that cannot be decoded are
 skipped and reported in ONE warning through the ``logging`` module (logger
-``dcgan.train.data``; Python prints warnings to stderr even when logging is not configured),
+``dcgan.data.dataset``; Python prints warnings to stderr even when logging is not configured),
 so a CLI shows one clean line and tests can read it with caplog. A cache that cannot be
 written is also a logged warning: loading never fails because of the cache.
 """
@@ -31,8 +31,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .atomic import atomic_write
-from .images import FITS, DecodeOptions, decode_image
+from dcgan.core.atomic import atomic_write
+from dcgan.core.errors import OutputError
+
+from .decode import FITS, DecodeOptions, decode_image
 from .sources import (
     POKEMON_SHA1,
     POKEMON_URL,
@@ -164,7 +166,7 @@ def _write_cache(path: Path, images: np.ndarray, skipped: list[int]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda f: np.savez(f, format=np.int64(_CACHE_FORMAT), images=images,
                                               skipped=np.asarray(skipped, dtype=np.int64)))
-    except OSError as e:
+    except (OSError, OutputError) as e:
         log.warning("could not write the decoded-image cache %s (%s); continuing without it",
                     path.parent, e.strerror or e)
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from dcgan.export.score import main
-from dcgan.runtime import quality
+from dcgan.runtime.score import main
+from dcgan.core import quality, swd
 from dcgan.runtime.generator import Generator
 
 GEN = Path(__file__).resolve().parents[1] / "fixtures" / "gen_tiny.onnx"
@@ -118,7 +118,7 @@ def test_runs_where_torch_cannot_be_imported(real, tmp_path):
     code = (
         "import sys\n"
         "for m in ('torch', 'torchvision', 'onnx'): sys.modules[m] = None\n"
-        "from dcgan.export.score import main\n"
+        "from dcgan.runtime.score import main\n"
         f"main(['--model', {str(GEN)!r}, '--data', {str(real_dir)!r}, '--n', '4', '--pairs', '4',"
         " '--provider', 'cpu'])\n"
     )

@@ -1,4 +1,8 @@
-"""The metadata schema of dcgan-edge ONNX models. The runtime reads it; export writes it.
+"""The metadata schema of dcgan-edge ONNX models, its writer and its reader side by side.
+
+The exporter builds the dict with ``build_metadata`` and stores ``dump_metadata``'s text in the
+model; the runtimes read it back with ``parse_metadata``. dump_metadata parses what it writes,
+so every file the exporter makes is one the runtimes can read.
 
 One JSON object under the key ``METADATA_KEY`` of the model's ``metadata_props``:
 
@@ -18,6 +22,9 @@ One JSON object under the key ``METADATA_KEY`` of the model's ``metadata_props``
                     export's parity check ran on)
     ema             generator only: true if the EMA weights were exported, false for the raw
                     ones, null when unknown (a module exported directly)
+    bn_statistics_latents
+                    generator only: how many seeded latents the BatchNorm statistics baked
+                    into the graph were recomputed over (0: those of the checkpoint)
     created         ISO 8601 UTC time of export
     placeholder     true for a model that only stands in for a trained one
     quality         optional: {"swd_x1e3": ..., "swd_floor_x1e3": ..., ...}
@@ -34,12 +41,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import DcganError
+
 METADATA_KEY = "dcgan_edge"
 SCHEMA_VERSION = 1
 ROLES = ("generator", "discriminator")
 
 
-class MetadataError(ValueError):
+class MetadataError(DcganError, ValueError):
     """Metadata that is present but not valid JSON or not of this schema."""
 
 
@@ -97,8 +106,65 @@ def parse_metadata(text: str) -> ModelInfo:
         raise MetadataError(f"metadata field missing or malformed: {e}") from None
 
 
+# -- writer -----------------------------------------------------------------------------------
+
+def build_metadata(
+    *,
+    role: str,
+    latent_dim: int | None,
+    image_size: int,
+    channels: int,
+    input_name: str,
+    output_name: str,
+    precision: str = "fp32",
+    training: dict[str, Any] | None = None,
+    checkpoint_sha256: str | None = None,
+    versions: dict[str, str | None] | None = None,
+    created: str | None = None,
+    ema: bool | None = None,
+    bn_statistics_latents: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The metadata dict of one exported network (without the schema version, which
+    dump_metadata adds); ``extra`` is merged in last (see merge)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    meta: dict[str, Any] = {
+        "role": role,
+        "latent_dim": latent_dim,
+        "image_size": image_size,
+        "channels": channels,
+        "layout": "NCHW",
+        "input_name": input_name,
+        "output_name": output_name,
+        "precision": precision,
+        "training": dict(training or {}),
+        "checkpoint_sha256": checkpoint_sha256,
+        "versions": dict(versions or {}),
+        "created": created,
+    }
+    if role == "generator":
+        # The discriminator's logits are unbounded: no output_range.
+        meta["output_range"] = [-1.0, 1.0]
+        meta["ema"] = ema
+        meta["bn_statistics_latents"] = bn_statistics_latents
+    return merge(meta, extra or {})
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``extra``; nested dicts merge key by key (so
+    ``{"training": {"recipe": ...}}`` adds a field instead of replacing the training block)."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def dump_metadata(d: dict[str, Any]) -> str:
-    """Serialise a metadata dict after checking that it parses (used by export)."""
+    """The JSON text stored under METADATA_KEY, after checking that it parses."""
     d = {"schema": SCHEMA_VERSION, **d}
     text = json.dumps(d, sort_keys=True)
     parse_metadata(text)

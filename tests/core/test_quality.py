@@ -1,10 +1,12 @@
-"""dcgan.runtime.quality: multi-scale SWD and MS-SSIM diversity on small synthetic sets (numpy only)."""
+"""dcgan.core: multi-scale SWD (swd), MS-SSIM diversity (ms_ssim) and both at once (quality)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dcgan.runtime import quality as q
+from dcgan.core import ms_ssim as ms
+from dcgan.core import quality
+from dcgan.core import swd as q
 
 N = 48  # images per set: 6,144 descriptors per level, well under a second per SWD
 
@@ -130,35 +132,35 @@ def test_real_floor_uses_disjoint_halves(real, noise_swd):
 
 
 def test_identical_images_score_full_collapse(real):
-    assert q.ms_ssim_diversity(np.repeat(real[:1], 6, axis=0), pairs=20) == pytest.approx(1.0, abs=1e-9)
+    assert ms.ms_ssim_diversity(np.repeat(real[:1], 6, axis=0), pairs=20) == pytest.approx(1.0, abs=1e-9)
 
 
 def test_diversity_orders_noise_sprites_and_collapse(real):
-    noise = q.ms_ssim_diversity(q.uniform_noise(N, seed=1), pairs=200)
-    varied = q.ms_ssim_diversity(real, pairs=200)
-    few = q.ms_ssim_diversity(np.repeat(real[:3], 16, axis=0), pairs=200)  # 3 modes
+    noise = ms.ms_ssim_diversity(q.uniform_noise(N, seed=1), pairs=200)
+    varied = ms.ms_ssim_diversity(real, pairs=200)
+    few = ms.ms_ssim_diversity(np.repeat(real[:3], 16, axis=0), pairs=200)  # 3 modes
     assert noise < 0.05 < varied < few < 1.0, (noise, varied, few)
 
 
 def test_ms_ssim_properties(real):
     x, y = real[:8], real[8:16]
-    assert q.ms_ssim_scales(64) == 3  # 64, 32, 16: 8x8 no longer holds the 11x11 window
-    np.testing.assert_allclose(q.ms_ssim(x, x), 1.0, atol=1e-12)
-    np.testing.assert_allclose(q.ms_ssim(x, y), q.ms_ssim(y, x), atol=1e-12)
-    assert np.all((q.ms_ssim(x, y) >= 0) & (q.ms_ssim(x, y) < 1))
-    assert q.ms_ssim_diversity(real, pairs=50, seed=1) == q.ms_ssim_diversity(real, pairs=50, seed=1)
+    assert ms.ms_ssim_scales(64) == 3  # 64, 32, 16: 8x8 no longer holds the 11x11 window
+    np.testing.assert_allclose(ms.ms_ssim(x, x), 1.0, atol=1e-12)
+    np.testing.assert_allclose(ms.ms_ssim(x, y), ms.ms_ssim(y, x), atol=1e-12)
+    assert np.all((ms.ms_ssim(x, y) >= 0) & (ms.ms_ssim(x, y) < 1))
+    assert ms.ms_ssim_diversity(real, pairs=50, seed=1) == ms.ms_ssim_diversity(real, pairs=50, seed=1)
 
 
 def test_score_gathers_every_figure(real):
     fake = add_noise(real, 48)
-    result = q.score(real, fake, seed=2, pairs=50, noise=True)
+    result = quality.score(real, fake, seed=2, pairs=50, noise=True)
     assert result["swd"] == q.swd(real, fake, seed=2).as_dict()
     assert result["floor"] == q.real_floor(real, seed=2).as_dict()
     assert result["noise"] == q.swd(real, q.uniform_noise(N, seed=2), seed=2).as_dict()
-    assert result["diversity"]["samples"] == q.ms_ssim_diversity(fake, 50, 2)
-    assert result["diversity"]["real"] == q.ms_ssim_diversity(real, 50, 2)
+    assert result["diversity"]["samples"] == ms.ms_ssim_diversity(fake, 50, 2)
+    assert result["diversity"]["real"] == ms.ms_ssim_diversity(real, 50, 2)
     assert result["floor"]["mean"] < result["swd"]["mean"] < result["noise"]["mean"]
-    assert "noise" not in q.score(real, fake, pairs=5)
+    assert "noise" not in quality.score(real, fake, pairs=5)
 
 
 @pytest.mark.parametrize("bad", [
@@ -175,4 +177,4 @@ def test_bad_input_is_a_value_error(real, bad):
 
 def test_diversity_needs_two_images(real):
     with pytest.raises(ValueError, match="at least 2"):
-        q.ms_ssim_diversity(real[:1])
+        ms.ms_ssim_diversity(real[:1])

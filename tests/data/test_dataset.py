@@ -1,4 +1,4 @@
-"""dcgan.train.data: every data source, transparency, fit, bad input, fingerprint and cache.
+"""dcgan.data: every data source, transparency, fit, bad input, fingerprint and cache.
 
 All images are made here, in tmp_path; the pokemon download is served from 127.0.0.1.
 """
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import dcgan.train.data as data_module
-from dcgan.train.data import DataError, ImageSet, load_dataset
+import dcgan.data.dataset as data_module
+from dcgan.data import DataError, ImageSet, load_dataset
 
 WHITE = (255, 255, 255)
 
@@ -155,7 +155,7 @@ def test_unreadable_files_are_skipped_with_one_warning(tmp_path, caplog):
     (folder / "bad_truncated.jpg").write_bytes(encoded((1, 2, 3), "JPEG", (300, 300))[:200])
     (folder / "bad_tiff.webp").write_bytes(encoded((1, 2, 3), "TIFF"))  # not a format we accept
 
-    with caplog.at_level(logging.WARNING, logger="dcgan.train"):
+    with caplog.at_level(logging.WARNING, logger="dcgan.data"):
         ds = load(folder, tmp_path)
 
     assert len(ds) == 2
@@ -292,7 +292,7 @@ def test_unusable_cache_never_breaks_loading(tmp_path, caplog):
     solid(folder / "a.png", (10, 20, 30))
     not_a_dir = tmp_path / "cache-is-a-file"
     not_a_dir.write_text("x")
-    with caplog.at_level(logging.WARNING, logger="dcgan.train"):
+    with caplog.at_level(logging.WARNING, logger="dcgan.data"):
         ds = load(folder, tmp_path, cache_dir=not_a_dir)
     assert len(ds) == 1 and "could not write the decoded-image cache" in caplog.text
 

@@ -9,8 +9,9 @@ the best a sample set can hope for), optionally uniform noise against the data (
 the scale), and the MS-SSIM diversity of the samples beside that of the real images (higher
 than real = less diverse; 1.0 = every sample the same).
 
-No torch here: the data loads through dcgan.train.data (numpy and Pillow), samples come from
-ONNX Runtime, and the figures from dcgan.runtime.quality (numpy).
+No torch here: the data loads through dcgan.data (numpy and Pillow), samples come from ONNX
+Runtime, and the figures from dcgan.core.quality (numpy). Without ONNX Runtime (the base
+install) it still scores folders of images.
 """
 from __future__ import annotations
 
@@ -21,12 +22,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from dcgan.runtime.command import OneLineErrors
-from dcgan.runtime.atomic import atomic_write_bytes, check_writable_file
-from dcgan.runtime.errors import DcganRuntimeError
-from dcgan.runtime.metadata import MetadataError
-from dcgan.runtime.quality import score
-from dcgan.train.data import DataError, load_dataset
+from dcgan.core.atomic import atomic_write_bytes, check_writable_file
+from dcgan.core.command import OneLineErrors
+from dcgan.core.quality import score
+from dcgan.data import load_dataset
 
 PROG = "dcgan-score"
 
@@ -103,27 +102,22 @@ def main(model, images, data, n, seed, pairs, noise, fit, provider, cache_dir, j
     if (model is None) == (images is None):
         raise click.UsageError("give exactly one of --model G.onnx or --images DIR")
     started = time.perf_counter()
+    if json_out is not None:
+        check_writable_file(json_out)
+    if model is not None:
+        fake, fake_label = sample_model(model, n, seed, provider)
+    else:
+        folder = load_dataset(str(images), fit=fit, cache_dir=cache_dir)
+        fake = pick(folder.images, n, seed)
+        fake_label = f"{images} ({len(fake)} of {len(folder)} images)"
+    real_set = load_dataset(data, image_size=fake.shape[1], fit=fit, cache_dir=cache_dir)
     try:
-        if json_out is not None:
-            check_writable_file(json_out)
-        if model is not None:
-            fake, fake_label = sample_model(model, n, seed, provider)
-        else:
-            folder = load_dataset(str(images), fit=fit, cache_dir=cache_dir)
-            fake = pick(folder.images, n, seed)
-            fake_label = f"{images} ({len(fake)} of {len(folder)} images)"
-        real_set = load_dataset(data, image_size=fake.shape[1], fit=fit, cache_dir=cache_dir)
         result = score(real_set.images, fake, seed=seed, pairs=pairs, noise=noise)
-    except (DataError, DcganRuntimeError, MetadataError, ValueError) as e:
+    except ValueError as e:  # sets the metric cannot compare (sizes, too few images)
         raise click.ClickException(str(e)) from None
     result["samples"] = fake_label
     result["data"] = {"name": real_set.name, "fingerprint": real_set.fingerprint}
     result["seconds"] = round(time.perf_counter() - started, 2)
     click.echo(format_report(result, fake_label, f"{real_set.name} ({len(real_set)} images)"))
     if json_out is not None:
-        try:
-            atomic_write_bytes(json_out, (json.dumps(result, indent=2) + "\n").encode())
-        except DcganRuntimeError as e:
-            raise click.ClickException(str(e)) from None
-        except OSError as e:
-            raise click.ClickException(f"cannot write {json_out}: {e.strerror or e}") from None
+        atomic_write_bytes(json_out, (json.dumps(result, indent=2) + "\n").encode())

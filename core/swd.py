@@ -1,10 +1,9 @@
-"""Quality figures that need no pretrained network, in numpy: multi-scale SWD and MS-SSIM diversity.
+"""Multi-scale sliced Wasserstein distance in numpy: the quality figure of training, export
+and dcgan-score, which needs no pretrained network.
 
-    from dcgan.runtime.quality import swd, real_floor, ms_ssim_diversity, score
+    from dcgan.core.swd import swd, real_floor
     swd(real, fake, seed=0)          # SWDResult(resolutions=(64, 32, 16), levels=(...), mean=...)
     real_floor(real, seed=0)         # SWD between two disjoint random halves of the real set
-    ms_ssim_diversity(fake)          # mean MS-SSIM of random pairs: higher = less diverse
-    score(real, fake)                # all of the above as a JSON-ready dict
 
 Images are uint8 (N, S, S, 3) with S a power of two >= 16 (64 for this project).
 
@@ -26,8 +25,7 @@ set need not match the real set's size.
 
 The random draws depend only on (seed, level, number of images): the same images and seed give
 the same descriptors (so swd(x, x) is exactly 0, and two sets of equal size are read at the
-same positions, which lowers the variance of a comparison). dcgan.train.quality computes the
-same figures with torch from the same draws; a test keeps the two in step.
+same positions, which lowers the variance of a comparison).
 """
 from __future__ import annotations
 
@@ -47,11 +45,6 @@ STREAM_POSITIONS, STREAM_DIRECTIONS, STREAM_SPLIT, STREAM_NOISE, STREAM_PAIRS = 
 _IMAGE_CHUNK = 256  # images per pyramid pass: bounds memory for any N
 _PROJECTION_BUDGET = 1 << 24  # floats per (directions, descriptors) block: 64 MB per set
 
-# MS-SSIM (Wang, Simoncelli & Bovik 2003) with its usual constants.
-SSIM_WINDOW, SSIM_SIGMA = 11, 1.5
-SSIM_K1, SSIM_K2, SSIM_RANGE = 0.01, 0.03, 255.0
-MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-_PAIR_CHUNK = 128
 
 
 @dataclass(frozen=True)
@@ -245,117 +238,3 @@ def real_floor(real, seed: int = 0) -> SWDResult:
 def uniform_noise(n: int, size: int = 64, seed: int = 0) -> np.ndarray:
     """uint8 (n, size, size, 3) uniform noise: the far end of the SWD scale."""
     return np.random.default_rng([seed, STREAM_NOISE]).integers(0, 256, (n, size, size, 3), np.uint8)
-
-
-# -- MS-SSIM diversity ------------------------------------------------------------------------
-
-def _gaussian_window() -> np.ndarray:
-    x = np.arange(SSIM_WINDOW) - SSIM_WINDOW // 2
-    g = np.exp(-(x**2) / (2 * SSIM_SIGMA**2))
-    return g / g.sum()
-
-
-def _valid_filter_matrix(n: int, g: np.ndarray) -> np.ndarray:
-    """(n, n - k + 1) matrix M with (x @ M)[j] = sum_i g[i] x[j + i]: 'valid' filtering as one
-    BLAS product, much faster than k shifted sums over a large stack."""
-    out = n - len(g) + 1
-    m = np.zeros((n, out))
-    for i, t in enumerate(g):
-        m[np.arange(out) + i, np.arange(out)] = t
-    return m
-
-
-def _filter_valid(x: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Separable 'valid' filtering of the last two axes."""
-    rows = x @ _valid_filter_matrix(x.shape[-1], g)
-    return np.swapaxes(np.swapaxes(rows, -1, -2) @ _valid_filter_matrix(x.shape[-2], g), -1, -2)
-
-
-def ms_ssim_scales(size: int) -> int:
-    """Scales whose side still holds the 11x11 window, at most Wang's five: 3 for 64x64."""
-    scales = 0
-    while scales < len(MS_SSIM_WEIGHTS) and size >= SSIM_WINDOW:
-        scales += 1
-        size //= 2
-    return scales
-
-
-def ms_ssim(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """MS-SSIM of image pairs: uint8 (P, S, S, 3) each -> float64 (P,), averaged over channels.
-
-    SSIM per channel with an 11x11 Gaussian window (sigma 1.5), 2x2 average pooling between
-    scales, and Wang et al.'s scale weights cut to the scales the image allows and renormalised.
-    Negative terms count as 0 (as tf.image.ssim_multiscale does), so the result is in [0, 1].
-    """
-    g = _gaussian_window()
-    scales = ms_ssim_scales(x.shape[1])
-    if scales == 0:
-        raise ValueError(f"images must be at least {SSIM_WINDOW}x{SSIM_WINDOW} for MS-SSIM")
-    weights = np.array(MS_SSIM_WEIGHTS[:scales]) / sum(MS_SSIM_WEIGHTS[:scales])
-    c1, c2 = (SSIM_K1 * SSIM_RANGE) ** 2, (SSIM_K2 * SSIM_RANGE) ** 2
-    x = x.transpose(0, 3, 1, 2).astype(np.float64)
-    y = y.transpose(0, 3, 1, 2).astype(np.float64)
-    result = np.ones(x.shape[:2])
-    for s in range(scales):
-        mx, my, xx, yy, xy = _filter_valid(np.stack([x, y, x * x, y * y, x * y]), g)
-        vx, vy, cov = xx - mx * mx, yy - my * my, xy - mx * my
-        cs = (2 * cov + c2) / (vx + vy + c2)
-        if s == scales - 1:
-            cs = cs * (2 * mx * my + c1) / (mx * mx + my * my + c1)  # luminance at the coarsest only
-        result *= np.maximum(cs.mean(axis=(2, 3)), 0.0) ** weights[s]
-        h, w = x.shape[2] // 2 * 2, x.shape[3] // 2 * 2
-        x = x[..., :h, :w].reshape(*x.shape[:2], h // 2, 2, w // 2, 2).mean(axis=(3, 5))
-        y = y[..., :h, :w].reshape(*y.shape[:2], h // 2, 2, w // 2, 2).mean(axis=(3, 5))
-    return result.mean(axis=1)
-
-
-def random_pairs(n: int, pairs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``pairs`` random (i, j) with i != j, drawn with replacement."""
-    rng = np.random.default_rng([seed, STREAM_PAIRS])
-    i = rng.integers(0, n, pairs)
-    return i, (i + rng.integers(1, n, pairs)) % n
-
-
-def ms_ssim_diversity(images, pairs: int = 1000, seed: int = 0) -> float:
-    """Mean MS-SSIM over random pairs of distinct images: 1.0 for a collapsed set of identical
-    images, near 0 for noise. Compare a sample set with the real set: higher = less diverse."""
-    images = check_images(images, min_count=2)
-    if pairs < 1:
-        raise ValueError(f"pairs must be at least 1, got {pairs}")
-    i, j = random_pairs(len(images), pairs, seed)
-    total = 0.0
-    for start in range(0, pairs, _PAIR_CHUNK):
-        sl = slice(start, start + _PAIR_CHUNK)
-        total += ms_ssim(images[i[sl]], images[j[sl]]).sum()
-    return total / pairs
-
-
-# -- everything at once -------------------------------------------------------------------------
-
-def score(real, fake, *, seed: int = 0, pairs: int = 1000, noise: bool = False) -> dict:
-    """SWD of ``fake`` against ``real``, the real-vs-real floor, optionally uniform noise against
-    ``real``, and the MS-SSIM diversity of both sets, as a JSON-ready dict."""
-    real = check_images(real, "real images", min_count=2)
-    fake = check_images(fake, "samples", min_count=2)
-    if real.shape[1:] != fake.shape[1:]:
-        raise ValueError(f"samples are {fake.shape[1:]}, real images {real.shape[1:]}")
-    res = pyramid_resolutions(real.shape[1])
-    real_desc = descriptors(real, seed=seed)  # computed once, used for samples and noise
-    out = {
-        "resolutions": list(res),
-        "n_real": len(real),
-        "n_samples": len(fake),
-        "seed": seed,
-        "swd": swd_from_descriptors(real_desc, descriptors(fake, seed=seed), res, seed=seed).as_dict(),
-        "floor": real_floor(real, seed=seed).as_dict(),
-        "floor_n": len(real) // 2,
-    }
-    if noise:
-        noise_desc = descriptors(uniform_noise(len(fake), real.shape[1], seed), seed=seed)
-        out["noise"] = swd_from_descriptors(real_desc, noise_desc, res, seed=seed).as_dict()
-    out["diversity"] = {
-        "samples": ms_ssim_diversity(fake, pairs, seed),
-        "real": ms_ssim_diversity(real, pairs, seed),
-        "pairs": pairs,
-    }
-    return out

@@ -19,8 +19,10 @@ from typing import Callable, Iterator
 
 from tqdm.auto import tqdm
 
-from .atomic import create_temp
-from .images import IMAGE_SUFFIXES
+from dcgan.core.atomic import PendingFile
+from dcgan.core.errors import DcganError
+
+from .decode import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +41,11 @@ MAX_MEMBER_BYTES = 256 << 20
 _NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, OSError, ValueError)
 
 
-class DataError(Exception):
+class DataError(DcganError):
     """A user-facing data problem; the message is one line, fit for the CLI."""
 
 
-class UnreadableFile(Exception):
+class UnreadableFile(DcganError):
     """One file's bytes could not be read (permissions, a bad zip member, too large)."""
 
 
@@ -176,15 +178,15 @@ def _download(url: str, dest: Path, sha1: str, *, progress: bool) -> None:
 
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = create_temp(dest, suffix=".part")
-    except OSError as e:
+        pending = PendingFile(dest, suffix=".part")
+    except OSError as e:  # OutputError included
         raise DataError(
             f"cannot write the download cache {dest.parent} ({e.strerror or e}); "
             f"set DCGAN_CACHE to a writable folder"
         ) from None
     digest = hashlib.sha1()
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(pending.tmp, "wb") as out:
             try:
                 response = urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT)
             except _NETWORK_ERRORS as e:
@@ -209,10 +211,10 @@ def _download(url: str, dest: Path, sha1: str, *, progress: bool) -> None:
                 f"the file downloaded from {url} has SHA-1 {got}, expected {sha1}; "
                 f"deleted it (set DCGAN_POKEMON_URL / DCGAN_POKEMON_SHA1 for another mirror)"
             )
-        os.replace(tmp, dest)
+        pending.commit()
     except OSError as e:  # the network's OSErrors became DataError above: this is the disk
-        Path(tmp).unlink(missing_ok=True)
+        pending.discard()
         raise DataError(f"cannot write the download to {dest} ({e.strerror or e})") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        pending.discard()
         raise
