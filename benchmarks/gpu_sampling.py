@@ -16,7 +16,6 @@ The ratio column is against torch eager fp32.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import tempfile
 import time
@@ -27,21 +26,8 @@ import torch
 
 from dcgan.export import export_generator
 from dcgan.export.source import build_generator, load_source
-from dcgan.train.checkpoint import atomic_save, make_checkpoint
-from dcgan.train.model import ModelConfig, build_models
 
-
-def checkpoint_file(folder: Path, given: Path | None) -> Path:
-    path = folder / "checkpoint.pt"
-    if given is not None:
-        shutil.copyfile(given, path)
-        return path
-    torch.manual_seed(0)
-    g, d = build_models(ModelConfig(), init="dcgan")
-    with torch.no_grad():
-        g.train()(torch.randn(256, 100, 1, 1))  # BatchNorm statistics of a real batch
-    atomic_save(make_checkpoint(ModelConfig(), g.eval(), d, epoch=0, step=0), path)
-    return path
+from common import fixture_checkpoint
 
 
 def median_rate(fn, batch: int, reps: int, sync) -> float:
@@ -84,7 +70,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="dcgan-gpu-") as tmp:
         tmp = Path(tmp)
-        ckpt = checkpoint_file(tmp, args.checkpoint)
+        ckpt, _ = fixture_checkpoint(tmp, args.checkpoint)
         precisions = ("fp32", "fp16") if with_ort else ()
         paths = {p: export_generator(ckpt, tmp / f"g-{p}.onnx", precision=p).path for p in precisions}
         g32 = build_generator(load_source(ckpt))[0].to(dev).eval()

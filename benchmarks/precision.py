@@ -25,7 +25,6 @@ A checkpoint is copied to a temp folder before it is read: a training run may be
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -41,34 +40,17 @@ from dcgan.export.passes.subpixel import rewrite_subpixel
 from dcgan.runtime import Generator
 from dcgan.runtime.parallel import run_split
 from dcgan.runtime.providers import available_cpus, session_options
-from dcgan.train.checkpoint import atomic_save, make_checkpoint
+from dcgan.core.images import to_uint8
 from dcgan.train.model import ModelConfig, build_models
 
+from common import fixture_checkpoint, interleaved_medians
 from peak import describe_peak
-from timing import interleaved_medians
 
 BATCH = 256
 PRECISIONS = ("fp32", "fp16", "int8")
 
 
 # --- the weights ---------------------------------------------------------------------------
-
-
-def make_checkpoint_file(folder: Path, checkpoint: Path | None) -> tuple[Path, str]:
-    if checkpoint is not None:
-        copy = folder / "checkpoint.pt"
-        shutil.copyfile(checkpoint, copy)  # a snapshot: training may replace the file meanwhile
-        return copy, f"trained weights from {checkpoint}"
-    torch.manual_seed(0)
-    cfg = ModelConfig()
-    g, d = build_models(cfg, init="dcgan")
-    g.train()
-    with torch.no_grad():
-        g(torch.randn(256, cfg.latent_dim, 1, 1))  # BatchNorm statistics of a real batch
-    g.eval()
-    path = folder / "checkpoint.pt"
-    atomic_save(make_checkpoint(cfg, g, d, epoch=0, step=0), path)
-    return path, "default DCGAN, random weights (BatchNorm statistics from one batch)"
 
 
 def flops_per_image(cfg: ModelConfig) -> tuple[float, float]:
@@ -113,8 +95,7 @@ def session(path_or_model):
 
 def torch_generate(g, z: torch.Tensor):
     with torch.inference_mode():
-        x = g(z)
-        return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+        return to_uint8(g(z).numpy())
 
 
 def main() -> None:
@@ -139,7 +120,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dcgan-precision-") as tmp:
         tmp = Path(tmp)
         peak, peak_int8 = describe_peak(tmp, args.threads)
-        ckpt, what = make_checkpoint_file(tmp, args.checkpoint)
+        ckpt, what = fixture_checkpoint(tmp, args.checkpoint)
         print(f"weights: {what}")
         reports = {}
         for p in PRECISIONS:

@@ -1,6 +1,6 @@
 """Calibrate and time the quality metric on the real sprites.
 
-    python benchmarks/quality.py [DATA] [--repeats 3] [--torch]
+    python benchmarks/quality.py DATA [--repeats 3]
 
 Figures (SWD x10^3 at 64, 32, 16 and their mean; read every score against the floor):
   floor            two disjoint random halves of the data
@@ -12,34 +12,17 @@ and the MS-SSIM diversity (1,000 pairs) of the data and of noise.
 Timing: numpy swd() for 2,048 vs 2,048 images (drawn with replacement from the data, one set
 flipped), median of --repeats; the baseline is the core of the same run alone (projections
 and sorts of ready descriptors), so the ratio shows what the pyramid and descriptors add.
---torch also times dcgan.train.quality.swd on the CPU on the same images.
 """
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
-from dcgan.runtime import quality as q
+from common import add_data_argument, median_seconds
+from dcgan.core import ms_ssim
+from dcgan.core import swd as q
 from dcgan.data import load_dataset
-
-DEFAULT_DATA = "/work/data/pokemon-sprites/pokemon"
-
-
-def median_seconds(label: str, fn, repeats: int) -> tuple[float, object]:
-    """Median wall-clock seconds and the last result; also prints the median CPU seconds (all
-    threads), which a busy shared machine inflates less than the wall clock."""
-    times, cpu, out = [], [], None
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        out = fn()
-        times.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    print(f"  [{label}: wall {statistics.median(times):.2f} s, "
-          f"CPU {statistics.median(cpu):.2f} s]")
-    return statistics.median(times), out
 
 
 def blurred(images: np.ndarray) -> np.ndarray:
@@ -54,9 +37,8 @@ def row(label: str, r) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", nargs="?", default=DEFAULT_DATA)
+    add_data_argument(parser)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--torch", action="store_true")
     args = parser.parse_args()
     real = load_dataset(args.data, progress=False).images
     n = len(real)
@@ -71,31 +53,21 @@ def main() -> None:
     noise = q.swd(real, q.uniform_noise(n))
     print(row("uniform noise", noise))
     print(f"noise / floor: {noise.mean / floor.mean:.1f}")
-    div_real = q.ms_ssim_diversity(real)
-    div_noise = q.ms_ssim_diversity(q.uniform_noise(n))
+    div_real = ms_ssim.ms_ssim_diversity(real)
+    div_noise = ms_ssim.ms_ssim_diversity(q.uniform_noise(n))
     print(f"MS-SSIM diversity (1000 pairs): data {div_real:.4f}, uniform noise {div_noise:.4f}")
 
     rng = np.random.default_rng(0)
     a = real[rng.integers(0, n, 2048)]
     b = real[rng.integers(0, n, 2048)][:, :, ::-1].copy()
-    t_total, result = median_seconds("swd", lambda: q.swd(a, b), args.repeats)
-    t_desc, (da, db) = median_seconds(
-        "descriptors", lambda: (q.descriptors(a), q.descriptors(b)), args.repeats)
-    t_core, _ = median_seconds(
-        "core", lambda: q.swd_from_descriptors(da, db, (64, 32, 16)), args.repeats)
-    div_t, _ = median_seconds("ms-ssim", lambda: q.ms_ssim_diversity(a), args.repeats)
+    t_total, result = median_seconds(lambda: q.swd(a, b), args.repeats)
+    t_desc, (da, db) = median_seconds(lambda: (q.descriptors(a), q.descriptors(b)), args.repeats)
+    t_core, _ = median_seconds(lambda: q.swd_from_descriptors(da, db, (64, 32, 16)), args.repeats)
+    div_t, _ = median_seconds(lambda: ms_ssim.ms_ssim_diversity(a), args.repeats)
     print(f"\n2048 vs 2048 (median of {args.repeats}): swd {t_total:.2f} s "
           f"(mean {result.mean:.2f}); baseline, projections and sorts alone: {t_core:.2f} s "
           f"(x{t_total / t_core:.2f}); descriptors of both sets: {t_desc:.2f} s")
     print(f"MS-SSIM diversity of 2048 images, 1000 pairs: {div_t:.2f} s")
-    if args.torch:
-        import torch
-
-        from dcgan.train import quality as tq
-
-        t_torch, r_torch = median_seconds("torch swd", lambda: tq.swd(a, b), args.repeats)
-        print(f"torch CPU swd ({torch.get_num_threads()} threads): {t_torch:.2f} s "
-              f"(x{t_torch / t_total:.2f} the numpy time), mean {r_torch.mean:.2f}")
 
 
 if __name__ == "__main__":

@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dcgan.runtime.quality import ms_ssim_diversity, real_floor, swd
-from dcgan.train.checkpoint import CheckpointError, load_checkpoint, load_generator, resolve_checkpoint
+from dcgan.core.images import to_uint8
+from dcgan.core.ms_ssim import ms_ssim_diversity
+from dcgan.core.swd import real_floor, swd
 from dcgan.data import load_dataset
+from dcgan.train.checkpoint import CheckpointError, load_checkpoint, load_generator, resolve_checkpoint
 from dcgan.train.model import recompute_batchnorm_stats
-from dcgan.train.quality import images_to_uint8
 
 
 def training_cost(ckpt_path: Path, epoch: int) -> dict:
@@ -44,7 +45,7 @@ def training_cost(ckpt_path: Path, epoch: int) -> dict:
 
 def sample(g: torch.nn.Module, z: torch.Tensor, batch: int) -> np.ndarray:
     with torch.no_grad():
-        return torch.cat([images_to_uint8(g(c)) for c in z.split(batch)]).numpy()
+        return np.concatenate([to_uint8(g(c).float().numpy()) for c in z.split(batch)])
 
 
 def variants(path: str, has_ema: bool, bn_latents: int):

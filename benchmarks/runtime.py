@@ -34,48 +34,34 @@ from dcgan.runtime import Generator
 from dcgan.runtime.parallel import run_split
 from dcgan.runtime.providers import available_cpus, session_options
 
-from timing import interleaved_medians
+from common import fixture_checkpoint, interleaved_medians
+from dcgan.core.images import to_uint8
+from dcgan.export import export_generator
+from dcgan.train.checkpoint import load_generator
 from dcgan.train.model import Generator as TorchGenerator
-from dcgan.train.model import ModelConfig, init_weights
 
 
 def build_weights(workdir: Path) -> tuple[TorchGenerator, Path, Path, str]:
-    """A default-size generator with BatchNorm statistics set, saved as .pt and exported as .onnx."""
-    torch.manual_seed(0)
-    g = TorchGenerator(ModelConfig())
-    init_weights(g, "dcgan")
-    g.train()
-    with torch.no_grad():
-        g(torch.randn(256, 100, 1, 1))  # running statistics of a real batch, as after training
-    g.eval()
+    """The benchmarks' fixture generator, its weights saved as .pt and exported as .onnx."""
+    ckpt, what = fixture_checkpoint(workdir)
+    g = load_generator(ckpt)
     pt, onnx_path = workdir / "generator.pt", workdir / "generator.onnx"
     torch.save(g.state_dict(), pt)
-    try:
-        from dcgan.export import export_generator
-
-        export_generator(g, onnx_path)
-        how = "dcgan.export.export_generator"
-    except ImportError:
-        torch.onnx.export(g, (torch.randn(2, 100, 1, 1),), str(onnx_path), dynamo=False,
-                          opset_version=17, input_names=["z"], output_names=["image"],
-                          dynamic_axes={"z": {0: "batch"}, "image": {0: "batch"}})
-        how = "torch.onnx.export (dcgan.export not importable)"
-    return g, pt, onnx_path, how
+    export_generator(ckpt, onnx_path)
+    return g, pt, onnx_path, f"{what}, exported with dcgan.export"
 
 
 def torch_sample(g: TorchGenerator, n: int, seed: int) -> np.ndarray:
     """What a torch user writes: one generator for the batch, uint8 NHWC out."""
     z = torch.randn(n, 100, 1, 1, generator=torch.Generator().manual_seed(seed))
     with torch.inference_mode():
-        x = g(z)
-        return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+        return to_uint8(g(z).numpy())
 
 
 def parity(g: TorchGenerator, ort_gen: Generator) -> int:
     z = ort_gen.latents(range(8))
     with torch.inference_mode():
-        x = g(torch.from_numpy(z).reshape(8, 100, 1, 1))
-        want = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        want = to_uint8(g(torch.from_numpy(z).reshape(8, 100, 1, 1)).numpy())
     return int(np.abs(ort_gen.sample(8).astype(int) - want).max())
 
 

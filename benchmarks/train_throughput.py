@@ -1,8 +1,8 @@
-"""Training throughput: dcgan-train's loop against the seed's loop, on the same images, in one run.
+"""Training throughput: dcgan-train's loop against the d2l chapter's loop, on the same images, in one run.
 
     python benchmarks/train_throughput.py /work/data/pokemon-sprites [--repeats 3] [--threads 2]
 
-"seed" is the loop as the d2l chapter writes it: torchvision ImageFolder with per-sample
+"d2l" is the loop as the d2l chapter writes it: torchvision ImageFolder with per-sample
 Resize/ToTensor/Normalize transforms, a shuffling DataLoader (4 workers, as d2l's
 get_dataloader_workers), eager update_D / update_G with a summed BCE loss, Z drawn per batch on
 the host.  The only change: ImageFolder is told to accept .gif too (torchvision no longer
@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 
-def seed_step(net_g, net_d, trainer_g, trainer_d, loss, x, z) -> tuple[torch.Tensor, torch.Tensor]:
+def d2l_step(net_g, net_d, trainer_g, trainer_d, loss, x, z) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of the d2l chapter's train(): update_D then update_G; returns the two losses."""
     batch_size = x.shape[0]
     ones = torch.ones((batch_size,), device=x.device)
@@ -60,7 +60,7 @@ def seed_step(net_g, net_d, trainer_g, trainer_d, loss, x, z) -> tuple[torch.Ten
     return loss_d, loss_g
 
 
-def seed_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim: int,
+def d2l_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim: int,
                device: torch.device) -> tuple[int, float]:
     """One epoch of the d2l chapter's train(); returns (images, seconds)."""
     loss = nn.BCEWithLogitsLoss(reduction="sum")
@@ -70,7 +70,7 @@ def seed_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim: int,
         batch_size = x.shape[0]
         z = torch.normal(0, 1, size=(batch_size, latent_dim, 1, 1))
         x, z = x.to(device), z.to(device)  # as d2l's train() moves X and Z
-        loss_d, loss_g = seed_step(net_g, net_d, trainer_g, trainer_d, loss, x, z)
+        loss_d, loss_g = d2l_step(net_g, net_d, trainer_g, trainer_d, loss, x, z)
         metric[0] += float(loss_d)  # d2l adds the attached loss; float() syncs
         metric[1] += float(loss_g)
         metric[2] += batch_size
@@ -89,12 +89,12 @@ def step_flops_per_image(device: torch.device, g_width: int, d_width: int, laten
     from dcgan.train.model import ModelConfig, build_models
 
     torch.manual_seed(0)
-    net_g, net_d = (m.to(device) for m in build_models(ModelConfig(latent_dim, g_width, d_width), init="seed"))
+    net_g, net_d = (m.to(device) for m in build_models(ModelConfig(latent_dim, g_width, d_width), init="d2l"))
     trainers = [torch.optim.Adam(m.parameters(), lr=1e-4, betas=(0.5, 0.999)) for m in (net_g, net_d)]
     x = torch.rand(batch, 3, 64, 64, device=device) * 2 - 1
     z = torch.randn(batch, latent_dim, 1, 1, device=device)
     with FlopCounterMode(display=False) as counter:
-        seed_step(net_g, net_d, *trainers, nn.BCEWithLogitsLoss(reduction="sum"), x, z)
+        d2l_step(net_g, net_d, *trainers, nn.BCEWithLogitsLoss(reduction="sum"), x, z)
     return counter.get_total_flops() / batch
 
 
@@ -141,7 +141,7 @@ def matmul_peak(device: torch.device, dtype: torch.dtype) -> tuple[float, int]:
     return 2 * n**3 / statistics.median(times), n
 
 
-def make_seed_loop(folder: Path, batch_size: int, workers: int, lr: float, g_width: int,
+def make_d2l_loop(folder: Path, batch_size: int, workers: int, lr: float, g_width: int,
                    d_width: int, latent_dim: int, device: torch.device):
     import torchvision
     from torchvision import transforms
@@ -156,12 +156,12 @@ def make_seed_loop(folder: Path, batch_size: int, workers: int, lr: float, g_wid
     loader = torch.utils.data.DataLoader(pokemon, batch_size=batch_size, shuffle=True,
                                          num_workers=workers)
     torch.manual_seed(0)
-    net_g, net_d = build_models(ModelConfig(latent_dim, g_width, d_width), init="seed")
+    net_g, net_d = build_models(ModelConfig(latent_dim, g_width, d_width), init="d2l")
     net_g, net_d = net_g.to(device), net_d.to(device)
     hp = {"lr": lr, "betas": [0.5, 0.999]}
     trainer_g = torch.optim.Adam(net_g.parameters(), **hp)
     trainer_d = torch.optim.Adam(net_d.parameters(), **hp)
-    return lambda: seed_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim, device)
+    return lambda: d2l_epoch(net_g, net_d, loader, trainer_g, trainer_d, latent_dim, device)
 
 
 def make_our_loop(images, cfg, out: Path):
@@ -194,14 +194,14 @@ def main() -> None:
     p.add_argument("--g-width", type=int, default=64)
     p.add_argument("--d-width", type=int, default=64)
     p.add_argument("--latent-dim", type=int, default=100)
-    p.add_argument("--seed-workers", type=int, default=4, help="the seed's DataLoader workers")
+    p.add_argument("--d2l-workers", type=int, default=4, help="the d2l loop's DataLoader workers")
     p.add_argument("--no-channels-last", action="store_true",
-                   help="dcgan-train --no-channels-last (NCHW, the seed's layout)")
+                   help="dcgan-train --no-channels-last (NCHW, the d2l loop's layout)")
     p.add_argument("--amp", action="store_true", help="dcgan-train --amp (bf16 autocast)")
     p.add_argument("--compile", action="store_true", help="dcgan-train --compile (torch.compile)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto")
     args = p.parse_args()
-    # The seed asks for 4 workers whatever the machine; that is part of what is measured.
+    # The d2l chapter asks for 4 workers whatever the machine; that is part of what is measured.
     warnings.filterwarnings("ignore", message="This DataLoader will create")
     warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
 
@@ -227,7 +227,7 @@ def main() -> None:
           f"{torch.backends.cpu.get_cpu_capability()}; dataset load (decode or cache) "
           f"{decode_s:.1f}s, once")
 
-    loops = {"seed": make_seed_loop(args.folder, args.batch_size, args.seed_workers, args.lr,
+    loops = {"d2l": make_d2l_loop(args.folder, args.batch_size, args.d2l_workers, args.lr,
                                     args.g_width, args.d_width, args.latent_dim, device)}
     with tempfile.TemporaryDirectory() as tmp:
         loops["dcgan-train"] = make_our_loop(ds.images, cfg, Path(tmp) / "run")
@@ -241,8 +241,8 @@ def main() -> None:
                       f"{n / seconds:8.1f} images/s", flush=True)
                 if epoch:
                     rates[name].append(n / seconds)
-    seed, ours = (statistics.median(rates[k]) for k in ("seed", "dcgan-train"))
-    print(f"median images/s: seed {seed:.1f}, dcgan-train {ours:.1f}; ratio {ours / seed:.2f}x")
+    d2l, ours = (statistics.median(rates[k]) for k in ("d2l", "dcgan-train"))
+    print(f"median images/s: d2l {d2l:.1f}, dcgan-train {ours:.1f}; ratio {ours / d2l:.2f}x")
 
     flops = step_flops_per_image(device, args.g_width, args.d_width, args.latent_dim)
     print(f"FLOPs per image (torch FlopCounterMode): d2l step {flops / 1e9:.3g} G, dcgan-train's "
@@ -260,7 +260,7 @@ def main() -> None:
         peak, n = matmul_peak(device, dtype)
         what = f"a {n}x{n} {str(dtype).removeprefix('torch.')} matmul on {device}, measured now"
     print(f"peak: {what}: {peak / 1e12:.3f} TFLOP/s")
-    print(f"  seed         {seed * flops / 1e12:8.3f} TFLOP/s = {100 * seed * flops / peak:5.1f}% of that peak")
+    print(f"  d2l          {d2l * flops / 1e12:8.3f} TFLOP/s = {100 * d2l * flops / peak:5.1f}% of that peak")
     print(f"  dcgan-train  {ours * own_flops / 1e12:8.3f} TFLOP/s = {100 * ours * own_flops / peak:5.1f}% "
           f"of that peak ({100 * ours * flops / peak:.1f}% counting the d2l step's FLOPs per image)")
 

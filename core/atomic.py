@@ -8,10 +8,16 @@ or the new one, never a torn one; a failure leaves whatever was at the path unto
     pending = PendingFile(path); ...; pending.commit()   # several files made to appear together
 
 Every failure to write is an OutputError (also an OSError) that names the target, not the temp.
+
+A writer killed outright (kill -9, a power cut) cannot remove its temp file. Temp names carry
+the host and process that made them, so the next write into the same folder removes those of
+this host whose process is gone: leftovers never pile up, and a writer alive on this or
+another host (a folder shared over the network) keeps its own.
 """
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
@@ -27,6 +33,45 @@ _TMP_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
               | getattr(os, "O_BINARY", 0))
 
 
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", os.uname().nodename)[:40] if hasattr(os, "uname") else "host"
+_TEMP_NAME = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>[0-9]+)\.[0-9a-f]{8}\.(?:tmp|part)$")
+_swept: set[str] = set()  # folders already swept by this process
+
+
+def _process_is_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only the pid is looked up
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, under another user
+        return False
+    return False
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> int:
+    """Remove the temp files in ``folder`` left by writers of this host that no longer run;
+    the number removed. Once per folder and process: a job writing 10^5 files into one folder
+    lists it once."""
+    key = os.path.abspath(folder)
+    if key in _swept or os.name != "posix":  # os.kill(pid, 0) is no lookup on Windows
+        return 0
+    _swept.add(key)
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        m = _TEMP_NAME.match(entry.name)
+        if m and m["host"] == _HOST and int(m["pid"]) != os.getpid() and _process_is_gone(int(m["pid"])):
+            try:
+                os.unlink(entry.path)
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
 def _cannot_write(path: Path, e: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {e.strerror or e}")
 
@@ -34,8 +79,9 @@ def _cannot_write(path: Path, e: OSError) -> OutputError:
 def create_temp(final: str | os.PathLike, suffix: str = ".tmp") -> tuple[int, Path]:
     """A new empty file beside ``final``, open for writing: (descriptor, path)."""
     final = Path(final)
+    remove_stale_temps(final.parent if str(final.parent) else ".")
     for _ in range(100):
-        tmp = final.parent / f".{final.name}.{os.getpid()}.{os.urandom(4).hex()}{suffix}"
+        tmp = final.parent / f".{final.name}.{_HOST}.{os.getpid()}.{os.urandom(4).hex()}{suffix}"
         try:
             return os.open(tmp, _TMP_FLAGS, 0o666), tmp
         except FileExistsError:
@@ -66,9 +112,12 @@ class PendingFile:
         try:
             _sync(self.tmp)
             os.replace(self.tmp, self.final)
-        except OSError as e:  # e.g. a folder where the file should go: name the file, not the temp
+        except BaseException as e:  # a signal during a long sync included: the temp goes
             self.discard()
-            raise _cannot_write(self.final, e) from None
+            if isinstance(e, OSError) and not isinstance(e, OutputError):
+                # e.g. a folder where the file should go: name the file, not the temp
+                raise _cannot_write(self.final, e) from None
+            raise
 
     def discard(self) -> None:
         try:

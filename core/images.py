@@ -12,14 +12,21 @@ import zlib
 
 import numpy as np
 
+from .errors import NonFiniteError
+
 DEFAULT_RANGE = (-1.0, 1.0)
 
 
 def to_uint8(x: np.ndarray, output_range: tuple[float, float] = DEFAULT_RANGE) -> np.ndarray:
     """(N, C, H, W) floats in ``output_range`` -> (N, H, W, C) uint8, rounded to nearest (ties
-    to even) and clipped, as image writers do."""
+    to even) and clipped, as image writers do. NaN or infinite values raise NonFiniteError:
+    cast to uint8 they would become black or arbitrary pixels, silently."""
     lo, hi = output_range
     y = np.asarray(x).astype(np.float32, copy=True)
+    finite = np.isfinite(y).reshape(len(y), -1).all(axis=1)
+    if not finite.all():
+        raise NonFiniteError(f"the network computed NaN or infinite values for {int((~finite).sum())} "
+                             f"of {len(y)} images; its weights are damaged or diverged")
     y -= lo
     y *= 255.0 / (hi - lo)
     np.rint(y, out=y)

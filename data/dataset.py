@@ -102,31 +102,37 @@ def _fake(spec: str, opts: DecodeOptions) -> ImageSet:
     return ImageSet(images, spec, digest.hexdigest(), (), f"synthetic: {count} shapes")
 
 
-def _fingerprint(files: ImageFiles, opts: DecodeOptions, progress: bool) -> tuple[str, list[bool]]:
-    """sha256 over the options and each file's sha256, in array order; also which files read."""
+def _bar(names, desc: str, unit: str, progress: bool):
+    # disable=None: a bar only on a terminal; in a log each update would be another line.
+    return tqdm(names, desc=desc, unit=unit, delay=1.0, disable=None if progress else True,
+                leave=False)
+
+
+def _fingerprint(files: ImageFiles, opts: DecodeOptions,
+                 progress: bool) -> tuple[str, list[str | None]]:
+    """sha256 over the options and each file's sha256, in array order; also, per file, why it
+    could not be read (None: it was read)."""
     digest = hashlib.sha256(json.dumps(opts.key(), sort_keys=True).encode())
-    readable = []
-    with files.reader() as read, tqdm(files.names, desc="hashing images", unit="file",
-                                      delay=1.0, disable=not progress, leave=False) as names:
+    unreadable: list[str | None] = []
+    with files.reader() as read, _bar(files.names, "hashing images", "file", progress) as names:
         for i, _ in enumerate(names):
             try:
                 digest.update(hashlib.sha256(read(i)).digest())
-                readable.append(True)
-            except UnreadableFile:
+                unreadable.append(None)
+            except UnreadableFile as e:
                 digest.update(hashlib.sha256(_UNREADABLE).digest())
-                readable.append(False)
-    return digest.hexdigest(), readable
+                unreadable.append(str(e))
+    return digest.hexdigest(), unreadable
 
 
-def _decode_all(files: ImageFiles, readable: list[bool], opts: DecodeOptions,
+def _decode_all(files: ImageFiles, unreadable: list[str | None], opts: DecodeOptions,
                 progress: bool) -> tuple[np.ndarray, list[int]]:
     """Decode every file; return the images that decoded and the indices of those that did not."""
     out = np.empty((len(files.names), opts.size, opts.size, 3), dtype=np.uint8)
     ok = np.zeros(len(files.names), dtype=bool)
-    with files.reader() as read, tqdm(files.names, desc="decoding images", unit="img",
-                                      delay=1.0, disable=not progress, leave=False) as names:
+    with files.reader() as read, _bar(files.names, "decoding images", "img", progress) as names:
         for i, _ in enumerate(names):
-            if not readable[i]:
+            if unreadable[i] is not None:
                 continue
             try:
                 out[i] = decode_image(read(i), opts)
@@ -176,13 +182,13 @@ def _load_files(files: ImageFiles, where: str, opts: DecodeOptions, cache_dir: P
     if not files.names:
         suffixes = "png, jpg, jpeg, gif, webp, bmp"
         raise DataError(f"no image files ({suffixes}) in {where}")
-    fingerprint, readable = _fingerprint(files, opts, progress)
+    fingerprint, unreadable = _fingerprint(files, opts, progress)
     path = _cache_path(cache_dir, fingerprint)
     cached = _read_cache(path, files, opts)
     if cached is not None:
         images, skipped_idx = cached
     else:
-        images, skipped_idx = _decode_all(files, readable, opts, progress)
+        images, skipped_idx = _decode_all(files, unreadable, opts, progress)
         if len(images):
             _write_cache(path, images, skipped_idx)
     skipped = tuple(files.names[i] for i in skipped_idx)
@@ -191,11 +197,22 @@ def _load_files(files: ImageFiles, where: str, opts: DecodeOptions, cache_dir: P
         raise DataError(f"none of the {len(skipped)} image files in {where} could be read "
                         f"(e.g. {examples})")
     if skipped:
-        more = ", ..." if len(skipped) > _NAMES_IN_WARNING else ""
-        log.warning("skipped %d of %d image files in %s that could not be read: %s%s",
-                    len(skipped), len(files.names), where,
-                    ", ".join(skipped[:_NAMES_IN_WARNING]), more)
+        reasons = [unreadable[i] or "not a decodable image" for i in skipped_idx]
+        log.warning("skipped %d of %d image files in %s: %s", len(skipped), len(files.names),
+                    where, _skip_summary(skipped, reasons))
     return images, fingerprint, skipped
+
+
+def _skip_summary(names: tuple[str, ...], reasons: list[str]) -> str:
+    """"2 not a regular file (a.png, b.png); 1 not a decodable image (c.png)", most first."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in zip(names, reasons):
+        by_reason.setdefault(reason, []).append(name)
+    parts = []
+    for reason, group in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
+        more = ", ..." if len(group) > _NAMES_IN_WARNING else ""
+        parts.append(f"{len(group)} {reason} ({', '.join(group[:_NAMES_IN_WARNING])}{more})")
+    return "; ".join(parts)
 
 
 def data_folder(spec: str) -> Path | None:
@@ -223,8 +240,8 @@ def load_dataset(
 
     The keywords "pokemon" and "fake" win over a folder of the same name: write
     ``./pokemon`` for that. ``url``/``sha1`` (else $DCGAN_POKEMON_URL/$DCGAN_POKEMON_SHA1)
-    replace the pokemon download's address and checksum. ``fit``: "stretch" (the seed's
-    behaviour) or "pad" (pad to a square with ``background``, keeping the aspect ratio).
+    replace the pokemon download's address and checksum. ``fit``: "stretch" (what the d2l
+    chapter does) or "pad" (pad to a square with ``background``, keeping the aspect ratio).
     """
     opts = _options(image_size, fit, background)
     spec = str(spec).strip()

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 # Bump when decoding changes in a way that changes pixels: it is part of the cache key.
-DECODER_VERSION = 1
+DECODER_VERSION = 2  # 2: 16-bit grey always read as 16-bit
 
 # Lower-case suffixes that count as images; anything else in a folder or zip is ignored.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".gif", ".webp", ".bmp"})
@@ -26,7 +26,10 @@ _FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 FITS = ("stretch", "pad")
 
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
-_WIDE_GREY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+# Of the formats above only PNG stores more than 8 bits per grey sample, and Pillow opens such
+# a file (16 bits, by the PNG standard) as one of these modes.
+_WIDE_GREY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+_16_TO_8 = 255.0 / 65535.0
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,10 @@ class DecodeOptions:
 def _flatten(im: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     """Return (RGB image, alpha mask or None). Handles palette/grey/RGB colour keys too."""
     if im.mode in _WIDE_GREY_MODES:
-        # 16-bit grey PNGs: scale to 8 bits instead of letting convert() clip at 255.
+        # 16-bit grey PNGs: scaled to 8 bits by the format's range, never by the image's own
+        # maximum (a dark image would come out up to 257x too bright); convert() would clip.
         grey = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if grey.max(initial=0) > 255 else 255.0
-        im = Image.fromarray(np.clip(grey * (255.0 / top) + 0.5, 0, 255).astype(np.uint8), "L")
+        im = Image.fromarray(np.clip(grey * _16_TO_8 + 0.5, 0, 255).astype(np.uint8), "L")
     if im.mode in _ALPHA_MODES or "transparency" in im.info:
         # convert() turns a palette transparency index or an RGB/L colour key into alpha.
         rgba = im.convert("RGBA")

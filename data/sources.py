@@ -1,7 +1,12 @@
 """Where image files come from: a folder, a .zip, or the pokemon download.
 
 Each source becomes an ``ImageFiles``: the sorted names of its image files and a way to read
-their bytes. Nothing here decodes pixels (see images.py) or caches arrays (see data.py).
+their bytes. Nothing here decodes pixels (see decode.py) or caches arrays (see dataset.py).
+
+One rule for what a source may read, a folder's files and a zip's members alike: regular files
+(a FIFO would block for ever, a device would read until memory runs out) of at most
+MAX_FILE_BYTES, checked before a byte is read. Anything else is unreadable, with its reason,
+and the loader skips it and says why.
 """
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import hashlib
 import http.client
 import logging
 import os
+import stat
 import urllib.error
 import urllib.request
 import zipfile
@@ -21,12 +27,13 @@ from tqdm.auto import tqdm
 
 from dcgan.core.atomic import PendingFile
 from dcgan.core.errors import DcganError
+from dcgan.core.text import format_size
 
 from .decode import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-# The seed's dataset (d2l's DATA_HUB entry for "pokemon").
+# The d2l chapter's dataset (its DATA_HUB entry for "pokemon").
 POKEMON_URL = "http://d2l-data.s3-accelerate.amazonaws.com/pokemon.zip"
 POKEMON_SHA1 = "c065c0e2593b8b161a2d7873e42418bf6a21106c"
 
@@ -34,9 +41,11 @@ POKEMON_SHA1 = "c065c0e2593b8b161a2d7873e42418bf6a21106c"
 DOWNLOAD_TIMEOUT = 30.0
 _CHUNK = 1 << 16
 
-# A member whose declared size is beyond this is not a sprite; refusing it bounds the memory
-# a hostile zip (a "zip bomb") can make us allocate.
-MAX_MEMBER_BYTES = 256 << 20
+# A file or member whose size is beyond this is not a sprite; refusing it before reading bounds
+# the memory a hostile zip (a "zip bomb") or a multi-GB sparse file can make us allocate.
+MAX_FILE_BYTES = 256 << 20
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+               | getattr(os, "O_BINARY", 0))
 
 _NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, OSError, ValueError)
 
@@ -46,7 +55,39 @@ class DataError(DcganError):
 
 
 class UnreadableFile(DcganError):
-    """One file's bytes could not be read (permissions, a bad zip member, too large)."""
+    """One file's bytes could not be read; the message is the reason (permissions, not a
+    regular file, too large, a bad zip member)."""
+
+
+def _too_large() -> UnreadableFile:
+    return UnreadableFile(f"larger than {format_size(MAX_FILE_BYTES)}")
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of the regular file at ``path`` (symlinks followed), at most MAX_FILE_BYTES."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # before opening: opening a device can act
+            raise UnreadableFile("not a regular file")
+        # O_NONBLOCK: a FIFO swapped in since the stat opens at once instead of waiting for a
+        # writer, and is refused by the fstat below.
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as e:
+        raise UnreadableFile(e.strerror or str(e)) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableFile("not a regular file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise _too_large()
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise UnreadableFile(e.strerror or str(e)) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:  # it grew while being read
+        raise _too_large()
+    return data
 
 
 def is_hidden(part: str) -> bool:
@@ -71,22 +112,15 @@ class ImageFiles:
     def reader(self) -> Iterator[Callable[[int], bytes]]:
         """Yield ``read(i) -> bytes`` for the i-th file; raises UnreadableFile per file."""
         if self.kind == "folder":
-
-            def read(i: int) -> bytes:
-                try:
-                    return (self.location / self.names[i]).read_bytes()
-                except OSError as e:
-                    raise UnreadableFile(e.strerror or str(e)) from None
-
-            yield read
+            yield lambda i: read_regular_file(self.location / self.names[i])
             return
         with open_zip(self.location) as zf:
             infos = zf.infolist()
 
             def read(i: int) -> bytes:
                 info = infos[self._keys[i]]
-                if info.file_size > MAX_MEMBER_BYTES:
-                    raise UnreadableFile(f"member of {info.file_size} bytes is too large")
+                if info.file_size > MAX_FILE_BYTES:
+                    raise _too_large()
                 try:
                     # In memory only: the member's name never becomes a path on disk, so a
                     # name like "../evil.png" cannot write anywhere.

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
-DEFAULT_COUNT = 512  # two batches of the seed's batch size (256)
+DEFAULT_COUNT = 512  # two batches of the d2l recipe's batch size (256)
 MAX_COUNT = 100_000
 _SEED = 20240611
 _SUPERSAMPLE = 4  # draw 4x larger, then box-filter down: antialiased edges

@@ -20,6 +20,8 @@ from .model_file import LoadedModel, TensorSpec, load_model
 DEFAULT_BATCH_SIZE = 64
 EXPECTED_SIGNATURE = "one float input [N, L, 1, 1] and one output [N, C, H, W]"
 FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+# Far beyond any DCGAN (100 in the paper), far below what would exhaust memory per latent.
+MAX_LATENT = 1 << 16
 
 
 def generator_info(model: LoadedModel) -> tuple[ModelInfo, bool]:
@@ -59,7 +61,7 @@ def generator_info(model: LoadedModel) -> tuple[ModelInfo, bool]:
             input_name=z.name,
             output_name=img.name,
         )
-        return info, True
+        return _check_latent(model, info), True
     problems = []
     if meta.input_name != z.name or meta.output_name != img.name:
         problems.append(
@@ -74,7 +76,15 @@ def generator_info(model: LoadedModel) -> tuple[ModelInfo, bool]:
         problems.append(f"metadata latent_dim {meta.latent_dim}, graph input {z}")
     if problems:
         raise SignatureError(f"{model.path}: metadata does not match the graph: {'; '.join(problems)}")
-    return meta, False
+    return _check_latent(model, meta), False
+
+
+def _check_latent(model: LoadedModel, info: ModelInfo) -> ModelInfo:
+    latent = info.latent_dim if info.latent_dim is not None else model.inputs[0].shape[1]
+    if not 1 <= latent <= MAX_LATENT:
+        raise SignatureError(f"{model.path}: a latent of {latent} numbers is not a DCGAN's "
+                             f"(1 to {MAX_LATENT})")
+    return info
 
 
 class Generator:
@@ -184,4 +194,9 @@ class Generator:
         return np.concatenate(out, axis=0)
 
     def _forward(self, feed: np.ndarray) -> np.ndarray:
-        return self.model.run(self._z.name, feed, post=lambda y: to_uint8(y, self.info.output_range))
+        images = self.model.run(self._z.name, feed, post=lambda y: to_uint8(y, self.info.output_range))
+        if images.shape[1:] != self.image_shape:  # what every output was sized and checked for
+            (h, w, c), (gh, gw, gc) = self.image_shape, images.shape[1:]
+            raise SignatureError(f"{self.model.path} computes {gw}x{gh} images with {gc} channels "
+                                 f"where its graph and metadata declare {w}x{h} with {c}")
+        return images

@@ -117,43 +117,63 @@ def save_gif(frames: np.ndarray, path: str | os.PathLike, frame_ms: int = 80) ->
 
 
 class NpyWriter:
-    """A .npy of known shape filled chunk by chunk through a memory map: bounded memory for any n.
+    """A .npy of known shape written chunk by chunk: bounded memory for any n.
 
-    The file appears only when every row was written and the block exits cleanly.
+    Plain writes, not a memory map: a map over a file the disk can no longer hold fails with
+    SIGBUS when a page is touched, which kills the process with no message and leaves its temp
+    file; a write fails with ENOSPC, which becomes one line and removes it. The file appears
+    only when every row was written and the block exits cleanly.
     """
 
     def __init__(self, path: str | os.PathLike, shape: tuple[int, ...]):
-        self.path, self.shape = Path(path), shape
+        self.path, self.shape = Path(path), tuple(shape)
         self.filled = 0
 
     def __enter__(self) -> "NpyWriter":
         self._pending = PendingFile(self.path)
         try:
-            self._array = np.lib.format.open_memmap(
-                self._pending.tmp, mode="w+", dtype=np.uint8, shape=self.shape
-            )
-        except BaseException:
-            self._pending.discard()
+            self._file = open(self._pending.tmp, "wb")
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                      "fortran_order": False, "shape": self.shape}
+            np.lib.format.write_array_header_1_0(self._file, header)
+        except BaseException as e:
+            self._close_and_discard()
+            if isinstance(e, OSError) and not isinstance(e, OutputError):
+                raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
             raise
         return self
 
     def write(self, images: np.ndarray) -> None:
-        self._array[self.filled : self.filled + len(images)] = images
+        if self.filled + len(images) > self.shape[0] or images.shape[1:] != self.shape[1:]:
+            raise ValueError(f"{len(images)} images of {images.shape[1:]} do not fit the rest of "
+                             f"a .npy of {self.shape}")
+        try:
+            self._file.write(np.ascontiguousarray(images, dtype=np.uint8).data)
+        except OSError as e:  # a full disk: ENOSPC (or EFBIG past a file size limit)
+            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
         self.filled += len(images)
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        # The flush of a large map can take seconds: whatever interrupts it (a signal, a full
-        # disk), the temp file still goes unless the rename happened.
         committed = False
         try:
             if exc_type is None:
                 if self.filled != self.shape[0]:
                     raise OutputError(f"{self.path}: only {self.filled} of {self.shape[0]} images written")
-                self._array.flush()
-                del self._array  # unmap before the rename
+                try:
+                    self._file.close()  # flushes: the last write can fail here
+                except OSError as e:
+                    raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
                 self._pending.commit()
                 committed = True
         finally:
             if not committed:
-                self.__dict__.pop("_array", None)
-                self._pending.discard()
+                self._close_and_discard()
+
+    def _close_and_discard(self) -> None:
+        f = self.__dict__.pop("_file", None)
+        if f is not None:
+            try:
+                f.close()
+            except OSError:  # the flush of a write that already failed
+                pass
+        self._pending.discard()

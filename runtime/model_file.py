@@ -15,6 +15,7 @@ from typing import Any
 from dcgan.core.metadata import METADATA_KEY, MetadataError, ModelInfo, parse_metadata
 
 from .errors import ModelLoadError, ModelNotFoundError
+from .model_scan import MalformedModel, external_tensors
 from .parallel import run_split
 from .providers import ProviderChoice, create_session
 
@@ -135,10 +136,42 @@ def model_source(path: str | os.PathLike | None) -> tuple[str | bytes, str, bool
     return model, shown, bundled, size, source
 
 
+def check_self_contained(model: str | bytes, shown: str) -> None:
+    """Refuse a model that keeps tensor data in other files (see model_scan), before ONNX
+    Runtime would open them."""
+    import mmap
+
+    def scan(buf) -> tuple[list, str | None]:
+        # The error becomes text here: a live traceback would keep views of the map open.
+        try:
+            return external_tensors(buf), None
+        except MalformedModel as e:
+            return [], str(e)
+
+    try:
+        if isinstance(model, bytes):
+            found, malformed = scan(model)
+        else:  # mapped, not read: only the field headers are touched
+            with open(model, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                found, malformed = scan(mm)
+    except OSError as e:
+        raise ModelLoadError(f"cannot read {shown}: {e.strerror or e}") from None
+    if malformed:
+        raise ModelLoadError(f"{shown}: not a readable ONNX model ({malformed})")
+    if found:
+        name, location = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise ModelLoadError(
+            f"{shown}: tensor {name!r} keeps its data in another file ({location!r}){more}; "
+            "a dcgan-edge model is one self-contained file, so models with external data "
+            "are refused")
+
+
 def load_model(
     path: str | os.PathLike | None = None, provider: str = "auto", threads: int | None = None
 ) -> LoadedModel:
     model, shown, bundled, size, source = model_source(path)
+    check_self_contained(model, shown)
     try:
         session, choice = create_session(model, provider, threads)
     except ModelLoadError as e:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from typing import Iterator, Sequence
+
+from dcgan.core.text import MAX_LINE, first_line
 
 from .errors import ModelLoadError, ProviderError
 
@@ -240,11 +243,32 @@ def create_session(model: bytes | str, requested: str = "auto", threads: int | N
     return session, check_loaded(plan, session.get_providers(), printed.getvalue() + "".join(native), workers)
 
 
+_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : ")
+_SOURCE_LOCATION = re.compile(r"^\S+\.(?:cc|cpp|h):\d+ ")
+
+
 def ort_message(e: Exception) -> str:
-    """ORT's exception text without its "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF :" prefix."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    if text.startswith("[ONNXRuntimeError]"):
-        text = text.split(" : ")[-1]
+    """What ORT's exception says, on one line: without its "[ONNXRuntimeError] : 7 :
+    INVALID_PROTOBUF :" prefix, the model path (the caller shows it) and the C++ source
+    location and signature some versions put first ("model.cc:179 onnxruntime::Model::Model(
+    ...) Unsupported model IR version: 10"), which would fill the line before the reason."""
+    text = _ORT_PREFIX.sub("", first_line(e, limit=100_000))
     if text.startswith("Load model from ") and " failed:" in text:
-        text = text.split(" failed:", 1)[1].strip()  # the path is shown by the caller already
-    return text[:200]
+        text = text.split(" failed:", 1)[1].strip()
+    location = _SOURCE_LOCATION.match(text)
+    if location:
+        text = _after_signature(text[location.end():])
+    return text[:MAX_LINE]
+
+
+def _after_signature(text: str) -> str:
+    """``text`` without a leading ``Name::Space::Func(args...)``: what follows its parenthesis."""
+    opening = text.find("(")
+    if opening <= 0 or " " in text[:opening]:
+        return text
+    depth = 0
+    for i in range(opening, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[i + 1:].strip() or text
+    return text

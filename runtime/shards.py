@@ -19,8 +19,9 @@ from dcgan.core.errors import OutputError
 
 MANIFEST_FORMAT = "dcgan-edge-manifest"
 MANIFEST_VERSION = 1
-_RANGE = re.compile(r"^\s*(\d+)\s*([-+])\s*(\d+)\s*$")
-_SEED_FILE = re.compile(r"^seed(\d+)\.png$")
+# ASCII digits only: int() also reads "٣" or "３", which no file name of ours holds.
+_RANGE = re.compile(r"^\s*([0-9]+)\s*([-+])\s*([0-9]+)\s*$")
+_SEED_FILE = re.compile(r"^seed([0-9]+)\.png$")
 
 
 def parse_seed_range(text: str) -> range:
@@ -59,12 +60,10 @@ def check_same_model(out_dir: Path, seeds: range, sha256: str) -> None:
     deleted or damaged, so which model made them is unknown)."""
     covered = []
     for path in sorted(out_dir.glob("manifest-*.json")):
-        try:
-            m = json.loads(path.read_text())
-            first, last = int(m["seeds"]["first"]), int(m["seeds"]["last"])
-            other = m["model"]["sha256"]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        record = read_manifest(path)
+        if record is None:
             continue  # not one of ours; leave it alone
+        first, last, other = record
         if first <= seeds.stop - 1 and seeds.start <= last and other != sha256:
             raise OutputError(
                 f"{out_dir} already holds seeds {first}-{last} from another model "
@@ -83,6 +82,21 @@ def check_same_model(out_dir: Path, seeds: range, sha256: str) -> None:
             "this model lists, so the model that made them is unknown; move them away or use "
             "another --out-dir"
         )
+
+
+def read_manifest(path: Path) -> tuple[int, int, str] | None:
+    """(first seed, last seed, model sha256) of one of our manifests; None for any file that is
+    not one, however it fails: unreadable, not JSON, nested too deep for the parser, numbers
+    that are not integers (1e400, 2.5, true), fields missing."""
+    try:
+        m = json.loads(path.read_text())
+        seeds, model = m["seeds"], m["model"]
+        first, last, sha = seeds["first"], seeds["last"], model["sha256"]
+    except (OSError, ValueError, RecursionError, KeyError, TypeError):
+        return None
+    if not all(type(v) is int for v in (first, last)) or not isinstance(sha, str):
+        return None
+    return first, last, sha
 
 
 def _seed_files(out_dir: Path) -> list[int]:

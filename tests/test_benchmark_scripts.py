@@ -1,5 +1,6 @@
-"""The benchmark scripts still run: the shared timing helper, and the GPU scripts' CPU paths
-(the GPU itself is rarely at hand, so a broken script would only show on the GPU machine).
+"""The benchmark scripts still run: their shared module (timing, the fixture checkpoint), and
+the GPU scripts' CPU paths (the GPU itself is rarely at hand, so a broken script would only
+show on the GPU machine).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from PIL import Image
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
-from timing import interleaved_medians  # noqa: E402
+from common import fixture_checkpoint, interleaved_medians, median_seconds  # noqa: E402
 
 
 def test_interleaved_medians_warms_each_side_and_skips_settling_for_long_calls():
@@ -33,6 +34,32 @@ def test_interleaved_medians_warms_each_side_and_skips_settling_for_long_calls()
     assert med["long"] >= 0.03 > med["short"]
     assert calls["long"] == 1 + 3  # warm-up, then only the timed calls: each outlasts settle_s
     assert calls["short"] > 1 + 3 * 2  # settling calls before every timed one
+
+
+def test_median_seconds_returns_the_median_and_the_last_result():
+    results = iter([0.0, 0.05, 0.01])
+
+    def nap():
+        t = next(results)
+        time.sleep(t)
+        return t
+
+    seconds, last = median_seconds(nap, 3)
+    assert last == 0.01 and 0.01 <= seconds < 0.05
+
+
+def test_fixture_checkpoint_is_a_loadable_default_dcgan_or_a_copy(tmp_path):
+    from dcgan.train.checkpoint import load_generator
+
+    made, what = fixture_checkpoint(tmp_path)
+    assert "random weights" in what
+    g = load_generator(made)
+    assert g.cfg.latent_dim == 100 and g.cfg.g_width == 64
+    bn = next(m for m in g.modules() if hasattr(m, "running_var"))
+    assert float(bn.running_var.mean()) != 1.0  # statistics of a real batch, not the initial ones
+    (tmp_path / "copy").mkdir()
+    copied, what = fixture_checkpoint(tmp_path / "copy", made)
+    assert copied.read_bytes() == made.read_bytes() and str(made) in what
 
 
 def _run(args: list[str], cwd: Path) -> str:
@@ -59,7 +86,7 @@ def test_training_benchmark_prints_ratio_and_share_of_peak(tmp_path):
     for i in range(32):
         Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     out = _run([str(BENCH / "train_throughput.py"), str(tmp_path / "images"), "--repeats", "1",
-                "--batch-size", "16", "--g-width", "8", "--d-width", "8", "--seed-workers", "0",
+                "--batch-size", "16", "--g-width", "8", "--d-width", "8", "--d2l-workers", "0",
                 "--threads", "1"], tmp_path)
     assert "ratio" in out and out.count("% of that peak") == 2
     flops = out.split("FLOPs per image")[1]

@@ -8,3 +8,4 @@ GEN = FIXTURES / "gen_tiny.onnx"  # latent 8, width 4, metadata with placeholder
 GEN_NOMETA = FIXTURES / "gen_tiny_nometa.onnx"  # same weights, no metadata
 DISC = FIXTURES / "disc_tiny.onnx"  # 'image' [N, 3, 64, 64] -> 'logit' [N]
 FOREIGN = FIXTURES / "foreign_2d.onnx"  # 2-D input: not a generator
+EXTERNAL = FIXTURES / "gen_external.onnx"  # a weight "in" ../../../../etc/passwd

@@ -246,3 +246,64 @@ def threading_wait():
 
     for _ in range(100):
         time.sleep(0.001)
+
+
+def test_a_model_that_computes_nan_fails_in_one_line_and_writes_nothing(tmp_path, monkeypatch):
+    from dcgan.runtime import model_file
+
+    def nan_run(session, input_name, x, workers, post=None):
+        return post(np.full((len(x), 3, 64, 64), np.nan, np.float32))
+
+    monkeypatch.setattr(model_file, "run_split", nan_run)
+    r = run(["--model", GEN, "--n", 4, "--out", tmp_path / "g.png"])
+    assert r.exit_code == 1 and r.stderr.splitlines()[-1].startswith("dcgan-gen: error: the network "
+                                                                      "computed NaN or infinite values for 4 of 4")
+    assert not (tmp_path / "g.png").exists() and os.listdir(tmp_path) == []
+
+
+def test_a_model_computing_another_size_than_it_declares_fails_in_one_line(tmp_path, monkeypatch):
+    from dcgan.runtime import model_file
+
+    def small_images(session, input_name, x, workers, post=None):
+        return post(np.zeros((len(x), 3, 32, 32), np.float32))
+
+    monkeypatch.setattr(model_file, "run_split", small_images)
+    for out in ("g.png", "g.npy"):
+        r = run(["--model", GEN, "--n", 4, "--out", tmp_path / out])
+        assert r.exit_code == 1, r.stderr
+        assert r.stderr.splitlines()[-1].endswith("computes 32x32 images with 3 channels where its "
+                                                  "graph and metadata declare 64x64 with 3")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_latent_of_two_to_the_31_is_refused_before_any_allocation():
+    from dcgan.runtime.errors import SignatureError
+    from dcgan.runtime.generator import generator_info
+    from dcgan.runtime.model_file import LoadedModel, TensorSpec
+
+    model = LoadedModel(session=None, path="huge.onnx", bundled=False, size_bytes=1, choice=None,
+                        inputs=(TensorSpec("z", ("batch", 2**31, 1, 1), "tensor(float)"),),
+                        outputs=(TensorSpec("image", ("batch", 3, 64, 64), "tensor(float)"),),
+                        metadata_text=None)
+    with pytest.raises(SignatureError, match="a latent of 2147483648 numbers is not a DCGAN's"):
+        generator_info(model)
+
+
+@pytest.mark.parametrize("text", ["٣-٩", "３+2", "0-٣"])
+def test_seed_ranges_take_ascii_digits_only(tmp_path, text):
+    r = run(["--model", GEN, "--seeds", text, "--out-dir", tmp_path / "d"])
+    assert r.exit_code == 2 and "not a seed range" in r.stderr and not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("manifest", [
+    '{"seeds": ' * 200_000 + "0" + "}" * 200_000,
+    '{"format": "dcgan-edge-manifest", "seeds": {"first": 0, "last": 1e400}, "model": {"sha256": "x"}}',
+    '{"format": "dcgan-edge-manifest", "seeds": {"first": true, "last": 2.5}, "model": {"sha256": "x"}}',
+])
+def test_a_manifest_that_is_not_ours_is_left_alone_not_a_traceback(tmp_path, manifest):
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "manifest-seeds000000-000003.json").write_text(manifest)
+    r = run(["--model", GEN, "--seeds", "0-3", "--out-dir", out])
+    assert r.exit_code == 0, r.stderr
+    assert sorted(p.name for p in out.glob("seed*.png")) == [f"seed00000{i}.png" for i in range(4)]

@@ -4,10 +4,14 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 from PIL import Image
+from runtime_fixtures import GEN
 
 from dcgan.runtime import images as images_mod
 from dcgan.runtime.errors import OutputError
@@ -144,16 +148,56 @@ def test_gif_is_an_endless_animation(tmp_path):
         assert im.n_frames == 4 and im.info.get("loop") == 0 and im.size == (64, 64)
 
 
-def test_an_interrupted_npy_flush_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+def test_an_interrupted_npy_sync_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    from dcgan.core import atomic
+
     out = tmp_path / "x.npy"
     out.write_bytes(b"yesterday's samples")
 
-    def interrupted(self, *args, **kwargs):
+    def interrupted(path):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(np.memmap, "flush", interrupted)
+    monkeypatch.setattr(atomic, "_sync", interrupted)
     with pytest.raises(KeyboardInterrupt):
         with NpyWriter(out, (4, 2, 2, 3)) as w:
             w.write(np.zeros((4, 2, 2, 3), np.uint8))
     assert out.read_bytes() == b"yesterday's samples"
     assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+@pytest.mark.parametrize("out", ["s.npy", "g.png"])
+def test_a_disk_that_fills_mid_job_is_one_line_and_leaves_no_temp_file(tmp_path, out):
+    # A file size limit fails writes past 1 MiB with EFBIG, as a full disk fails them with
+    # ENOSPC, after the free-space check has passed (the grid needs ~1.2 MiB at 289 images).
+    code = textwrap.dedent(f"""
+        import resource, signal, sys
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        from dcgan.runtime.cli import main
+        main(['--model', {str(GEN)!r}, '--n', '289', '--nrow', '17', '--out', {out!r}, '-q'])
+    """)
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stderr  # not SIGBUS (-7), not a traceback
+    assert r.stderr.count("\n") == 1 and f"cannot write {out}: File too large" in r.stderr
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("out", ["s.npy", "g.png"])
+def test_a_disk_that_fills_after_the_free_space_check_is_one_line_and_leaves_nothing(tiny_disk, out):
+    # statvfs is told to report plenty of room, so the job starts and the 1 MiB disk fills
+    # mid-write: a memory-mapped .npy would die of SIGBUS there.
+    code = textwrap.dedent(f"""
+        import os
+        class Roomy:
+            f_bavail, f_frsize = 1 << 30, 4096
+        os.statvfs = lambda path: Roomy()
+        from dcgan.runtime.cli import main
+        main(['--model', {str(GEN)!r}, '--n', '289', '--nrow', '17', '--out', {out!r}, '-q'])
+    """)
+    r = subprocess.run([sys.executable, "-c", code], cwd=tiny_disk, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.count("\n") == 1 and f"cannot write {out}: No space left on device" in r.stderr
+    assert os.listdir(tiny_disk) == []

@@ -141,3 +141,19 @@ def test_dcgan_gen_passes_its_thread_count_to_the_split(monkeypatch, tmp_path):
     r = CliRunner().invoke(cli.main, ["--model", str(GEN), "--n", "5", "--out", str(out), "-q", "--threads", "2"])
     assert r.exit_code == 0, r.output
     assert seen and set(seen) == {2}
+
+
+def test_ort_messages_keep_the_reason_not_the_cpp_signature():
+    from dcgan.runtime.providers import ort_message
+
+    e = RuntimeError(
+        "[ONNXRuntimeError] : 1 : FAIL : Load model from /tmp/m.onnx failed:/onnxruntime_src/"
+        "onnxruntime/core/graph/model.cc:179 onnxruntime::Model::Model(onnx::ModelProto&&, const "
+        "PathString&, const IOnnxRuntimeOpSchemaRegistryList*, const onnxruntime::logging::Logger&, "
+        "const onnxruntime::ModelOptions&) Unsupported model IR version: 10, max supported IR "
+        "version: 9\n")
+    assert ort_message(e) == "Unsupported model IR version: 10, max supported IR version: 9"
+    plain = RuntimeError("[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load model from m.onnx "
+                         "failed:Protobuf parsing failed.")
+    assert ort_message(plain) == "Protobuf parsing failed."
+    assert ort_message(RuntimeError("")) == "RuntimeError"
