@@ -34,7 +34,8 @@ import torch
 
 from dcgan.export import export_discriminator, export_generator
 from dcgan.export.onnx_export import generator_spec
-from dcgan.export.precision import generator_inputs, PrecisionOptions
+from dcgan.export.options import ExportOptions
+from dcgan.export.precision import generator_inputs
 from dcgan.export.passes.quantize import quantize_int8
 from dcgan.export.passes.subpixel import rewrite_subpixel
 from dcgan.runtime import Generator
@@ -146,7 +147,7 @@ def main() -> None:
         if not args.no_alternatives:
             fp32_graph = onnx.load(str(reports["fp32"][0].path))
             spec = generator_spec(src.config.latent_dim, 3, 64)
-            calib = generator_inputs(spec, PrecisionOptions("int8")).calibration
+            calib = generator_inputs(spec, ExportOptions(precision="int8")).calibration
             alternatives = {
                 "int8, ConvTranspose graph (QDQ)": session(quantize_int8(fp32_graph, "z", calib)),
                 "fp32, sub-pixel graph": session(rewrite_subpixel(fp32_graph)),

@@ -23,6 +23,8 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from dcgan.core.text import first_line
+
 from .errors import (
     CheckerError,
     CheckFailure,
@@ -61,7 +63,7 @@ def run_checks(
     try:
         model = onnx.load(str(path))
     except Exception as e:  # protobuf's DecodeError and friends: nothing more to check
-        result.fail(CheckerError, f"the file does not parse as ONNX: {_first_line(e)}")
+        result.fail(CheckerError, f"the file does not parse as ONNX: {first_line(e)}")
         return result
     check_signature(model, spec, result)
     check_inferred_shapes(model, spec, result)
@@ -73,7 +75,7 @@ def check_graph(path: str | Path, result: CheckResult) -> None:
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as e:  # ValidationError, InferenceError, or a protobuf DecodeError
-        result.fail(CheckerError, f"onnx.checker: {_first_line(e)}")
+        result.fail(CheckerError, f"onnx.checker: {first_line(e)}")
 
 
 def _dims(value_info: onnx.ValueInfoProto) -> list[int | str | None]:
@@ -117,7 +119,7 @@ def check_inferred_shapes(model: onnx.ModelProto, spec: NetSpec, result: CheckRe
     try:
         inferred = onnx.shape_inference.infer_shapes(bare, check_type=True, strict_mode=True, data_prop=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as e:
-        result.fail(CheckerError, f"shape inference failed: {_first_line(e)}")
+        result.fail(CheckerError, f"shape inference failed: {first_line(e)}")
         return
     outs = [o for o in inferred.graph.output if o.name == spec.output_name]
     if not outs:
@@ -151,7 +153,7 @@ def check_runs(
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as e:  # ORT raises its own exception types for unloadable models
-        result.fail(CheckerError, f"ONNX Runtime cannot load the model: {_first_line(e)}")
+        result.fail(CheckerError, f"ONNX Runtime cannot load the model: {first_line(e)}")
         return
     batch_fixed = _batch_is_fixed(session)
     ran, run_errors = [], []
@@ -160,7 +162,7 @@ def check_runs(
         try:
             (got,) = session.run([spec.output_name], {spec.input_name: x})
         except Exception as e:
-            run_errors.append((batch, _first_line(e)))
+            run_errors.append((batch, first_line(e)))
             continue
         ran.append(batch)
         expected_shape = spec.output_shape(batch)
@@ -196,9 +198,3 @@ def _compare_values(batch: int, got: np.ndarray, want: np.ndarray, atol: float |
     result.parity[batch] = diff
     if atol is not None and diff > atol:
         result.fail(ParityError, f"batch {batch}: max |diff| {diff:.3g} > atol {atol:g}")
-
-
-def _first_line(e: BaseException) -> str:
-    """The message folded onto one line (ORT and onnx spread theirs over several)."""
-    text = " ".join(str(e).split())
-    return (text or type(e).__name__)[:240]

@@ -1,7 +1,8 @@
 """dcgan-export: checkpoint -> checked, self-describing ONNX of the generator and discriminator.
 
 Both files appear or neither does: each network is exported and checked into a temp file
-beside its destination, and only when both passed are they renamed into place.
+beside its destination (a PendingFile), and only when both passed are they renamed into place.
+The command line makes one ExportOptions, which checks the values before any work.
 """
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ import click
 
 from dcgan.core.command import OneLineErrors
 
-from .errors import ExportError
+from .errors import OptionError
 from .onnx_export import DEFAULT_OPSET
-from .precision import DEFAULT_MIN_PSNR, PRECISIONS
+from .options import ExportOptions
 from .pipeline import (
     DEFAULT_BN_LATENTS,
-    PendingExport,
+    Prepared,
     check_output_path,
     prepare_discriminator,
     prepare_generator,
 )
+from .precision import DEFAULT_MIN_PSNR, PRECISIONS
 from .source import load_source, newest_run
 
 # Checked: opsets 18-24 export and pass every check with torch 2.14 and ONNX Runtime 1.32.
@@ -66,39 +68,36 @@ def main(out: Path, checkpoint: Path | None, discriminator_out: Path | None, no_
     same inputs (PSNR, max error, SWD for images); below --min-psnr nothing is written."""
     if no_discriminator and discriminator_out is not None:
         raise click.UsageError("--discriminator-out and --no-discriminator exclude each other")
-    # NaN passes click's range checks (every comparison with it is false): a NaN --min-psnr
-    # would refuse nothing, and a NaN --atol would fail deep inside the export; an infinite
-    # --atol would pass any parity check (--no-check says that plainly).
-    if min_psnr != min_psnr:
-        raise click.BadParameter("must be a number", param_hint="--min-psnr")
-    if atol != atol or atol == float("inf"):
-        raise click.BadParameter("must be a finite number (--no-check skips the checks)",
-                                 param_hint="--atol")
-    try:
-        out = check_output_path(out)
-        d_out = None
-        if not no_discriminator:
-            d_out = check_output_path(discriminator_out or discriminator_path(out))
-            if d_out.resolve() == out.resolve():
-                raise click.UsageError("the discriminator and the generator would go to the same file")
-        src = load_source(checkpoint if checkpoint is not None else newest_run())
+    options = _options(opset=opset, atol=atol, checks=not no_check, precision=precision,
+                       min_psnr=min_psnr, ema=False if raw else None, bn_latents=bn_latents)
+    out = check_output_path(out)
+    d_out = None
+    if not no_discriminator:
+        d_out = check_output_path(discriminator_out or discriminator_path(out))
+        if d_out.resolve() == out.resolve():
+            raise click.UsageError("the discriminator and the generator would go to the same file")
+    src = load_source(checkpoint if checkpoint is not None else newest_run())
 
-        options = dict(opset=opset, atol=atol, checks=not no_check, precision=precision, min_psnr=min_psnr)
-        pending: list[PendingExport] = []
-        try:
-            pending.append(prepare_generator(src, out, ema=False if raw else None,
-                                             bn_latents=bn_latents, **options))
-            if d_out is not None:
-                pending.append(prepare_discriminator(src, d_out, **options))
-            reports = [p.commit() for p in pending]
-        except BaseException:
-            for p in pending:
-                p.discard()  # a no-op for a file already renamed into place
-            raise
-    except ExportError as e:
-        raise click.ClickException(str(e)) from None
+    prepared: list[Prepared] = []
+    try:
+        prepared.append(prepare_generator(src, out, options))
+        if d_out is not None:
+            prepared.append(prepare_discriminator(src, d_out, options))
+        for file, _ in prepared:
+            file.commit()
+    except BaseException:
+        for file, _ in prepared:
+            file.discard()  # a no-op for a file already renamed into place
+        raise
 
     trained = f"epoch {src.epochs}, step {src.steps}" if src.epochs is not None else "untrained"
     click.echo(f"from {src.path} ({trained})")
-    for report in reports:
+    for _, report in prepared:
         click.echo(str(report))
+
+def _options(**fields) -> ExportOptions:
+    """The ExportOptions of the command line; a value they refuse is reported under its option."""
+    try:
+        return ExportOptions(**fields)
+    except OptionError as e:
+        raise click.BadParameter(e.reason, param_hint=f"--{e.option.replace('_', '-')}") from None

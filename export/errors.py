@@ -1,4 +1,5 @@
-"""Typed errors of the export.
+"""Typed errors of the export, all in this one module and all ExportErrors (a DcganError, so a
+command line catches one class and prints one line).
 
 Every message is one line, so the CLI can print ``str(error)`` as it is. Check failures are
 collected over all checks and raised together as one CheckError whose class says what failed:
@@ -20,13 +21,51 @@ class ExportError(DcganError):
     """Anything that stops an export; nothing is left at the output path."""
 
 
+class OptionError(ExportError, ValueError):
+    """An export option out of its range. Also a ValueError, as Python's own argument checks
+    raise; ``option`` names the ExportOptions field, ``reason`` says what it must be."""
+
+    def __init__(self, option: str, reason: str):
+        self.option, self.reason = option, reason
+        super().__init__(f"{option} {reason}")
+
+
 class SourceError(ExportError):
     """The checkpoint or module to export is missing, unreadable, foreign or does not fit."""
+
+
+class FoldError(ExportError):
+    """A BatchNorm layer that cannot be folded into a convolution."""
 
 
 class QualityError(ExportError):
     """A reduced-precision variant differs from the fp32 model more than the threshold allows."""
 
+
+# -- graph passes (passes/) --------------------------------------------------------------------
+# Each takes one message, so the pipeline can say which variant it was making and keep the class.
+
+class PassError(ExportError):
+    """A graph pass cannot rewrite the graph it was given."""
+
+
+class LatentGemmError(PassError):
+    """The graph does not start with a transposed convolution of the 1x1 latent."""
+
+
+class SubpixelError(PassError):
+    """The graph is not a chain of transposed convolutions this rewrite understands."""
+
+
+class Float16Error(PassError):
+    """The model holds a value float16 cannot represent (beyond +-65504)."""
+
+
+class QuantizationError(PassError):
+    """ONNX Runtime's quantizer failed on the graph, or was given nothing to calibrate on."""
+
+
+# -- checks (checks.py) ------------------------------------------------------------------------
 
 class CheckError(ExportError):
     """One or more checks of the exported model failed."""

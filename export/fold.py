@@ -11,6 +11,8 @@ import copy
 import torch
 from torch import nn
 
+from .errors import FoldError
+
 _CONVS = (nn.Conv2d, nn.ConvTranspose2d)
 
 
@@ -30,19 +32,19 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
                 continue
             conv = seq._modules[prev] if prev is not None else None
             if not isinstance(conv, _CONVS):
-                raise ValueError(f"BatchNorm2d '{name}' does not follow a convolution; cannot fold it")
+                raise FoldError(f"BatchNorm2d '{name}' does not follow a convolution; cannot fold it")
             _fold_into(conv, bn)
             seq._modules[name] = nn.Identity()
     leftover = [n for n, m in folded.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if leftover:
-        raise ValueError(f"BatchNorm outside an nn.Sequential cannot be folded: {', '.join(leftover)}")
+        raise FoldError(f"BatchNorm outside an nn.Sequential cannot be folded: {', '.join(leftover)}")
     return folded
 
 
 @torch.no_grad()
 def _fold_into(conv: nn.Conv2d | nn.ConvTranspose2d, bn: nn.BatchNorm2d) -> None:
     if bn.running_mean is None or bn.running_var is None:
-        raise ValueError("BatchNorm2d without running statistics normalises by batch; cannot fold it")
+        raise FoldError("BatchNorm2d without running statistics normalises by batch; cannot fold it")
     # Work in float64 so that folding adds no rounding beyond the final cast.
     mean = bn.running_mean.double()
     scale = torch.rsqrt(bn.running_var.double() + bn.eps)

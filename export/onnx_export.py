@@ -21,6 +21,8 @@ import onnx
 import torch
 from torch import nn
 
+from dcgan.core.text import first_line
+
 from .errors import ExportError
 
 DEFAULT_OPSET = 18
@@ -100,8 +102,7 @@ def trace_to_onnx(
             )
         model = program.model_proto
     except Exception as e:  # the exporter raises many unrelated types
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise ExportError(f"tracing the {spec.role} to ONNX failed: {type(e).__name__}: {first[:200]}") from e
+        raise ExportError(f"tracing the {spec.role} to ONNX failed: {type(e).__name__}: {first_line(e)}") from e
     _strip_debug_info(model)
     model.graph.name = f"dcgan_edge_{spec.role}"
     return model

@@ -21,21 +21,26 @@ Inputs, all drawn from fixed seeds so that an export is reproducible:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import onnx
 import torch
 from torch import nn
 
+from dcgan.core.images import from_uint8, to_uint8
 from dcgan.core.latents import latents_for_seeds
 
-from .errors import QualityError
+from .errors import PassError, QualityError
+from .onnx_export import NetSpec
 from .passes.float16 import to_float16
 from .passes.latent_gemm import latent_layer_as_gemm
-from .onnx_export import NetSpec
 from .passes.quantize import quantize_int8
 from .passes.subpixel import rewrite_subpixel
 from .variant_quality import ImageQuality, LogitQuality, discriminator_quality, generator_quality
+
+if TYPE_CHECKING:  # options.py reads its defaults from here
+    from .options import ExportOptions
 
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_MIN_PSNR = 30.0
@@ -44,28 +49,6 @@ CALIBRATION_INPUTS = 256
 # Seeds of the latents of a discriminator's calibration images: far from 0..n-1, which the
 # quality comparison uses.
 _CALIBRATION_SEED = 2**31
-
-
-@dataclass(frozen=True)
-class PrecisionOptions:
-    """What to export: ``precision``, and for a variant the gate and the input counts."""
-
-    precision: str = "fp32"
-    min_psnr: float = DEFAULT_MIN_PSNR
-    quality_images: int = QUALITY_IMAGES
-    calibration_inputs: int = CALIBRATION_INPUTS
-
-    def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if not self.min_psnr == self.min_psnr:  # NaN would pass every comparison
-            raise ValueError("min_psnr must be a number")
-        if self.quality_images < 2 or self.calibration_inputs < 1:
-            raise ValueError("quality_images must be >= 2 and calibration_inputs >= 1")
-
-    @property
-    def is_variant(self) -> bool:
-        return self.precision != "fp32"
 
 
 @dataclass
@@ -77,7 +60,7 @@ class VariantInputs:
     source: str  # how they were made, for the report and the metadata
 
 
-def generator_inputs(spec: NetSpec, options: PrecisionOptions) -> VariantInputs:
+def generator_inputs(spec: NetSpec, options: "ExportOptions") -> VariantInputs:
     latent = spec.input_dims[0]
     rng = np.random.default_rng([_CALIBRATION_SEED, 1])
     calibration = rng.standard_normal((options.calibration_inputs, latent, 1, 1), dtype=np.float32)
@@ -85,7 +68,7 @@ def generator_inputs(spec: NetSpec, options: PrecisionOptions) -> VariantInputs:
     return VariantInputs(calibration, evaluation, "latents N(0, 1)")
 
 
-def discriminator_inputs(spec: NetSpec, options: PrecisionOptions, generator: nn.Module | None) -> VariantInputs:
+def discriminator_inputs(spec: NetSpec, options: "ExportOptions", generator: nn.Module | None) -> VariantInputs:
     n_cal, n_eval = options.calibration_inputs, options.quality_images
     if generator is None:
         rng = np.random.default_rng([_CALIBRATION_SEED, 2])
@@ -96,10 +79,30 @@ def discriminator_inputs(spec: NetSpec, options: PrecisionOptions, generator: nn
     z = torch.from_numpy(latents_for_seeds(seeds, latent).reshape(-1, latent, 1, 1))
     with torch.inference_mode():
         x = torch.cat([generator.eval()(chunk) for chunk in z.split(64)])
-        # The runtime scores the uint8 images a user gets, mapped back to [-1, 1].
-        x = ((x + 1) * 127.5).round().clamp(0, 255) / 127.5 - 1
-    images = x.numpy().astype(np.float32)
+    # The runtime scores the uint8 images a user gets, mapped back to [-1, 1].
+    images = from_uint8(to_uint8(x.numpy()))
     return VariantInputs(images[:n_cal], images[n_cal:], "images of the checkpoint's generator")
+
+
+def precision_form(model: onnx.ModelProto, spec: NetSpec, options: "ExportOptions",
+                   variant_inputs: Callable[[], VariantInputs],
+                   ) -> tuple[onnx.ModelProto, ImageQuality | LogitQuality | None, str | None]:
+    """(the ``options.precision`` form of the traced ``model``, as it is written; for a variant
+    its quality against ``model`` and, for int8, what it was calibrated on, else None).
+
+    A variant is made and measured here, before anything is written, so a refused one
+    (QualityError) leaves no file."""
+    inputs = variant_inputs() if options.is_variant else None
+    calibration = None if inputs is None else inputs.calibration
+    try:
+        written = make_variant(model, spec, options.precision, calibration)
+    except PassError as e:  # the class says which pass failed; the message adds what it was for
+        raise type(e)(f"making the {options.precision} {spec.role} failed: {e}") from e
+    if inputs is None:
+        return written, None, None
+    quality = measure_quality(model, written, spec, options.precision, inputs)
+    check_quality(quality, spec.role, options.min_psnr)
+    return written, quality, inputs.source if options.precision == "int8" else None
 
 
 def make_variant(model: onnx.ModelProto, spec: NetSpec, precision: str,

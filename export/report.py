@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dcgan.core.text import format_size
+
 
 @dataclass
 class ExportReport:
     role: str
-    path: Path  # the final file once committed; the temp file before that
+    path: Path  # where the file goes; it is there once committed
     opset: int
     exporter: str
     input_name: str
@@ -51,7 +53,7 @@ class ExportReport:
     def lines(self) -> list[str]:
         ops = ", ".join(f"{op} x{n}" for op, n in Counter(self.op_counts).most_common())
         weights = {True: "EMA weights", False: "raw weights", None: ""}[self.ema if self.role == "generator" else None]
-        head = f"{self.role}: {self.path} ({_fmt_size(self.file_bytes)}, {self.parameters:,} parameters"
+        head = f"{self.role}: {self.path} ({format_size(self.file_bytes)}, {self.parameters:,} parameters"
         head += f", {weights})" if weights else ")"
         out = [
             head,
@@ -80,14 +82,6 @@ class ExportReport:
 
 def _fmt_shape(shape: list[int | str]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
-def _fmt_size(n: int) -> str:
-    if n >= 1 << 20:
-        return f"{n / (1 << 20):.1f} MiB"
-    if n >= 1 << 10:
-        return f"{n / (1 << 10):.1f} KiB"
-    return f"{n} B"
 
 
 def _fmt_diff(d: float) -> str:

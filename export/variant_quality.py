@@ -29,12 +29,18 @@ from dcgan.core.images import to_uint8
 from dcgan.core.swd import swd
 from dcgan.runtime.providers import session_options
 
+from .errors import QualityError
+
 RUN_BATCH = 64
 
 
+@dataclass(frozen=True)
 class _AgainstFp32:
-    """What both kinds of figures share: the PSNR the gate reads (None: identical outputs)."""
+    """What both kinds of figures share, the PSNR the gate reads among them (None: identical
+    outputs)."""
 
+    precision: str
+    images: int
     psnr_db: float | None
 
     @property
@@ -44,40 +50,35 @@ class _AgainstFp32:
     def as_metadata(self) -> dict:
         return {"reference": "fp32", **asdict(self)}
 
+    def _summary(self, psnr_name: str, figures: str) -> str:
+        psnr = "identical" if self.psnr_db is None else f"{psnr_name} {self.psnr_db:.1f} dB"
+        return f"{psnr}, {figures} ({self.images} images vs fp32)"
+
 
 @dataclass(frozen=True)
 class ImageQuality(_AgainstFp32):
-    precision: str
-    images: int
-    psnr_db: float | None
     max_abs_error: int
     swd_x1e3: float
 
     def summary(self) -> str:
-        psnr = "identical" if self.psnr_db is None else f"PSNR {self.psnr_db:.1f} dB"
-        return (f"{psnr}, max error {self.max_abs_error} levels, SWD x1e3 {self.swd_x1e3:.3f} "
-                f"({self.images} images vs fp32)")
+        return self._summary("PSNR", f"max error {self.max_abs_error} levels, SWD x1e3 {self.swd_x1e3:.3f}")
 
 
 @dataclass(frozen=True)
 class LogitQuality(_AgainstFp32):
-    precision: str
-    images: int
-    psnr_db: float | None
     max_abs_diff: float
     rank_correlation: float
 
     def summary(self) -> str:
-        psnr = "identical" if self.psnr_db is None else f"logit PSNR {self.psnr_db:.1f} dB"
-        return (f"{psnr}, max |diff| {self.max_abs_diff:.3g}, rank correlation "
-                f"{self.rank_correlation:.4f} ({self.images} images vs fp32)")
+        return self._summary("logit PSNR", f"max |diff| {self.max_abs_diff:.3g}, "
+                                           f"rank correlation {self.rank_correlation:.4f}")
 
 
 def generator_quality(reference: onnx.ModelProto, variant: onnx.ModelProto, precision: str,
                       latents: np.ndarray) -> ImageQuality:
     """Compare the two generators on ``latents`` (N, L, 1, 1)."""
     want = to_uint8(run_model(reference, latents))
-    got = to_uint8(run_model(variant, latents))
+    got = to_uint8(_finite(run_model(variant, latents), precision, "generator"))
     diff = want.astype(np.int16) - got.astype(np.int16)
     mse = float(np.mean(diff.astype(np.float64) ** 2))
     return ImageQuality(
@@ -93,7 +94,7 @@ def discriminator_quality(reference: onnx.ModelProto, variant: onnx.ModelProto, 
                           images: np.ndarray) -> LogitQuality:
     """Compare the two discriminators on ``images`` (N, C, H, W) in [-1, 1]."""
     want = run_model(reference, images).astype(np.float64).reshape(-1)
-    got = run_model(variant, images).astype(np.float64).reshape(-1)
+    got = _finite(run_model(variant, images), precision, "discriminator").astype(np.float64).reshape(-1)
     mse = float(np.mean((got - want) ** 2))
     spread = float(want.max() - want.min())
     return LogitQuality(
@@ -103,6 +104,16 @@ def discriminator_quality(reference: onnx.ModelProto, variant: onnx.ModelProto, 
         max_abs_diff=float(np.abs(got - want).max(initial=0.0)),
         rank_correlation=round(_spearman(want, got), 6),
     )
+
+
+def _finite(outputs: np.ndarray, precision: str, role: str) -> np.ndarray:
+    """``outputs`` of the variant, refused when any is NaN or infinite (a float16 overflow, say):
+    no figure measures those, and NaN would pass every comparison with the gate."""
+    bad = int((~np.isfinite(outputs.reshape(len(outputs), -1)).all(axis=1)).sum())
+    if bad:
+        raise QualityError(f"{precision} {role} refused: it computes NaN or infinite values for {bad} "
+                           f"of {len(outputs)} inputs; nothing written")
+    return outputs
 
 
 def run_model(model: onnx.ModelProto, inputs: np.ndarray, batch: int = RUN_BATCH) -> np.ndarray:

@@ -16,12 +16,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ..errors import Float16Error
+
 FLOAT, FLOAT16 = TensorProto.FLOAT, TensorProto.FLOAT16
 FP16_MAX = float(np.finfo(np.float16).max)
-
-
-class Float16Error(ValueError):
-    """The model holds a value float16 cannot represent (beyond +-65504)."""
 
 
 def to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -42,27 +40,26 @@ def to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
     for value in graph.value_info:
         _retype(value)
 
-    # Boundary casts: a float32 input feeds a Cast whose float16 output takes the input's
-    # place in the graph; the last node writes a float16 tensor that a Cast turns into the
-    # float32 output under the output's own name.
-    entry: list[onnx.NodeProto] = []
-    for inp in graph.input:
-        if _elem(inp) != FLOAT:
-            continue
-        half = f"{inp.name}.fp16"
-        _rename_uses(graph, inp.name, half)
-        entry.append(helper.make_node("Cast", [inp.name], [half], name=f"{inp.name}.to_fp16", to=FLOAT16))
-    exit_: list[onnx.NodeProto] = []
-    for outp in graph.output:
-        if _elem(outp) != FLOAT:
-            continue
-        half = f"{outp.name}.fp16"
-        _rename_producer(graph, outp.name, half)
-        exit_.append(helper.make_node("Cast", [half], [outp.name], name=f"{outp.name}.to_fp32", to=FLOAT))
+    entry = [_boundary_cast(graph, value, FLOAT16) for value in graph.input if _elem(value) == FLOAT]
+    exit_ = [_boundary_cast(graph, value, FLOAT) for value in graph.output if _elem(value) == FLOAT]
     nodes = entry + list(graph.node) + exit_
     del graph.node[:]
     graph.node.extend(nodes)
     return out
+
+
+def _boundary_cast(graph: onnx.GraphProto, value: onnx.ValueInfoProto, to: int) -> onnx.NodeProto:
+    """The Cast between the float32 graph value ``value`` and its float16 twin ``<name>.fp16``.
+
+    to=FLOAT16, for an input: the Cast's float16 output takes the input's place in the graph.
+    to=FLOAT, for an output: the last node writes the float16 twin instead, which the Cast
+    turns into the float32 output under the output's own name."""
+    name, half = value.name, f"{value.name}.fp16"
+    if to == FLOAT16:
+        _rename_uses(graph, name, half)
+        return helper.make_node("Cast", [name], [half], name=f"{name}.to_fp16", to=FLOAT16)
+    _rename_producer(graph, name, half)
+    return helper.make_node("Cast", [half], [name], name=f"{name}.to_fp32", to=FLOAT)
 
 
 def _half(tensor: TensorProto) -> TensorProto:

@@ -22,11 +22,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .subpixel import SubpixelError, read_conv_transpose
-
-
-class LatentGemmError(ValueError):
-    """The graph does not start with a transposed convolution of the 1x1 latent."""
+from ..errors import LatentGemmError, SubpixelError
+from .subpixel import read_conv_transpose
 
 
 def latent_layer_as_gemm(model: onnx.ModelProto) -> onnx.ModelProto:

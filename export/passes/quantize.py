@@ -32,6 +32,10 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
+from dcgan.core.text import first_line
+
+from ..errors import QuantizationError
+
 CALIBRATION_BATCH = 32
 
 
@@ -55,28 +59,35 @@ class ArrayReader(CalibrationDataReader):
 def quantize_int8(model: onnx.ModelProto, input_name: str, calibration: np.ndarray,
                   keep_float: Sequence[str] = ()) -> onnx.ModelProto:
     """The QDQ int8 copy of ``model``, with activation ranges from running ``calibration``
-    (a batch of inputs) through it; the nodes named in ``keep_float`` stay float."""
+    (a batch of inputs) through it; the nodes named in ``keep_float`` stay float. Every failure
+    is a QuantizationError."""
     if len(calibration) == 0:
-        raise ValueError("quantization needs at least one calibration input")
+        raise QuantizationError("quantization needs at least one calibration input")
     # quantize_static reads and writes files; the scratch folder also takes the calibrator's
     # augmented copy of the model.
     with tempfile.TemporaryDirectory(prefix="dcgan-int8-") as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         onnx.save(model, str(src))
-        with _quiet_quantizer():
-            quantize_static(
-                str(src),
-                str(dst),
-                ArrayReader(input_name, calibration),
-                quant_format=QuantFormat.QDQ,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                nodes_to_exclude=list(keep_float),
-                calibrate_method=CalibrationMethod.MinMax,
-                extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
-            )
-        quantized = onnx.load(str(dst))
+        try:
+            with _quiet_quantizer():
+                quantize_static(
+                    str(src),
+                    str(dst),
+                    ArrayReader(input_name, calibration),
+                    quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    nodes_to_exclude=list(keep_float),
+                    calibrate_method=CalibrationMethod.MinMax,
+                    extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
+                )
+            quantized = onnx.load(str(dst))
+        # The quantizer runs ONNX Runtime, onnx and numpy on the graph and lets whatever they
+        # raise pass: this is where it becomes one typed error.
+        except Exception as e:
+            raise QuantizationError(f"ONNX Runtime's quantizer failed: {type(e).__name__}: "
+                                    f"{first_line(e)}") from e
     quantized.graph.name = model.graph.name
     return quantized
 

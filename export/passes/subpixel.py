@@ -38,16 +38,14 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from ..errors import SubpixelError
+
 KERNEL, STRIDE, PAD = 4, 2, 1
 # Activations that commute with any layout change (elementwise, no parameters to move).
 ELEMENTWISE = {"Relu", "Tanh", "Sigmoid"}
 # Below this many output channels a layer is one 3x3 convolution, not four 2x2 ones.
 MIN_PHASE_CHANNELS = 16
 NCHW_TO_NHWC, NHWC_TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
-
-
-class SubpixelError(ValueError):
-    """The graph is not a chain of transposed convolutions this rewrite understands."""
 
 
 @dataclass

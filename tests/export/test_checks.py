@@ -13,6 +13,8 @@ from dcgan.export import (
     CheckerError,
     DynamicBatchError,
     ExportError,
+    ExportOptions,
+    OptionError,
     ParityError,
     ShapeError,
     export_generator,
@@ -104,7 +106,7 @@ def _break_graph(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def test_broken_graph_fails_the_checker(small_run, out):
     with pytest.raises(CheckerError) as info:
-        prepare_generator(small_run, out, steps=[_break_graph])
+        prepare_generator(small_run, out, ExportOptions(steps=[_break_graph]))
     assert "onnx.checker" in str(info.value)
     _untouched(out)
 
@@ -123,7 +125,7 @@ def _crop_output(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def test_wrong_output_shape_fails_the_shape_check(small_run, out):
     with pytest.raises(ShapeError) as info:
-        prepare_generator(small_run, out, steps=[_crop_output])
+        prepare_generator(small_run, out, ExportOptions(steps=[_crop_output]))
     assert {f.kind for f in info.value.failures} == {ShapeError}
     assert "expected ['batch', 3, 64, 64]" in str(info.value)
     _untouched(out)
@@ -137,7 +139,7 @@ def _fix_input_batch_and_tamper(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def test_failures_of_several_kinds_are_raised_together(small_run, out):
     with pytest.raises(CheckError) as info:
-        prepare_generator(small_run, out, steps=[_fix_input_batch_and_tamper])
+        prepare_generator(small_run, out, ExportOptions(steps=[_fix_input_batch_and_tamper]))
     e = info.value
     assert type(e) is CheckError  # no single kind: the common base, listing all of them
     assert {f.kind for f in e.failures} == {DynamicBatchError, ParityError}
@@ -156,8 +158,8 @@ def test_raise_failures_picks_the_class():
     assert issubclass(CheckError, ExportError)
 
 
-def test_non_positive_atol_is_refused(small_run, tmp_path):
-    for atol in (0.0, -1e-4, float("nan")):
-        with pytest.raises(ValueError, match="atol"):
+def test_an_atol_that_bounds_nothing_is_refused(small_run, tmp_path):
+    for atol in (0.0, -1e-4, float("nan"), float("inf")):
+        with pytest.raises(OptionError, match="^atol must be a positive, finite number"):
             export_generator(small_run, tmp_path / "g.onnx", atol=atol)
     assert files_in(tmp_path) == []

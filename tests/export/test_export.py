@@ -1,13 +1,16 @@
 """Export through the Python API: what lands on disk, and that it computes what PyTorch does."""
 from __future__ import annotations
 
+import os
+import stat
+
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 import torch
 
-from dcgan.export import SourceError, export_discriminator, export_generator
+from dcgan.export import OptionError, OutputError, SourceError, export_discriminator, export_generator
 from dcgan.train.checkpoint import load_checkpoint, load_generator
 from dcgan.train.model import Discriminator, ModelConfig, count_parameters
 
@@ -42,6 +45,26 @@ def test_writes_one_self_contained_file_per_network(exported):
         m = onnx.load(str(path), load_external_data=False)
         assert all(t.data_location == onnx.TensorProto.DEFAULT for t in m.graph.initializer)
         assert report.file_bytes > 4 * report.parameters  # the fp32 weights are inside
+
+
+def test_the_file_gets_the_mode_a_plain_open_would_give(small_run, tmp_path):
+    umask = os.umask(0o027)
+    try:
+        report = export_generator(small_run, tmp_path / "g.onnx", checks=False)
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(report.path.stat().st_mode) == 0o640  # not a private 0600 temp file
+
+
+def test_an_output_that_cannot_be_a_model_file_is_refused_before_any_work(small_run, tmp_path):
+    (tmp_path / "folder.onnx").mkdir()
+    with pytest.raises(OutputError, match="is a folder"):
+        export_generator(small_run, tmp_path / "folder.onnx")
+    with pytest.raises(OutputError, match="must end in .onnx"):
+        export_generator(small_run, tmp_path / "g.png")
+    with pytest.raises(OutputError, match="does not exist"):
+        export_generator(small_run, tmp_path / "missing" / "g.onnx")
+    assert files_in(tmp_path) == ["folder.onnx"] and files_in(tmp_path / "folder.onnx") == []
 
 
 def test_signature_has_named_inputs_and_a_symbolic_batch(exported):
@@ -144,7 +167,7 @@ def test_bn_latents_replace_stale_batchnorm_statistics_on_a_copy(tmp_path):
     err_stale = np.abs(_run(stale.path, z.numpy()) - batch_stats).mean()
     err_fresh = np.abs(_run(fresh.path, z.numpy()) - batch_stats).mean()
     assert err_fresh < 0.2 * err_stale, (err_fresh, err_stale)
-    with pytest.raises(ValueError, match="bn_latents"):
+    with pytest.raises(OptionError, match="bn_latents must be 0 or more"):
         export_generator(g, tmp_path / "x.onnx", bn_latents=-1)
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from dcgan.export import fold_batchnorm
+from dcgan.export import ExportError, FoldError, fold_batchnorm
 from dcgan.train.model import ModelConfig
 
 from export_helpers import randomise_batchnorm, trained_like_models
@@ -48,5 +48,6 @@ def test_convtranspose_scale_goes_on_the_output_channel_dim_also_with_groups():
 
 
 def test_batchnorm_that_does_not_follow_a_convolution_is_refused():
-    with pytest.raises(ValueError, match="does not follow a convolution"):
+    with pytest.raises(FoldError, match="does not follow a convolution") as info:
         fold_batchnorm(nn.Sequential(nn.ReLU(), nn.BatchNorm2d(3)))
+    assert isinstance(info.value, ExportError)

@@ -7,15 +7,37 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+import torch
 from click.testing import CliRunner
+from onnx import numpy_helper
 
-from dcgan.export import QualityError, export_discriminator, export_generator, prepare_generator
-from dcgan.export.cli import main
-from dcgan.export.passes.float16 import to_float16
-from dcgan.export.passes.latent_gemm import LatentGemmError, latent_layer_as_gemm
-from dcgan.export.passes.subpixel import SubpixelError, rewrite_subpixel
-from dcgan.runtime import Discriminator, Generator
+from dcgan.export import (
+    ExportOptions,
+    OptionError,
+    QualityError,
+    export_discriminator,
+    export_generator,
+    prepare_generator,
+)
+from dcgan.core.images import from_uint8, to_uint8
+from dcgan.core.latents import latents_for_seeds
 from dcgan.core.metadata import METADATA_KEY
+from dcgan.export.cli import main
+from dcgan.export.errors import (
+    Float16Error,
+    LatentGemmError,
+    PassError,
+    QuantizationError,
+    SubpixelError,
+)
+from dcgan.export.onnx_export import discriminator_spec
+from dcgan.export.passes import quantize
+from dcgan.export.passes.float16 import to_float16
+from dcgan.export.passes.latent_gemm import latent_layer_as_gemm
+from dcgan.export.passes.subpixel import rewrite_subpixel
+from dcgan.export.precision import discriminator_inputs
+from dcgan.export.source import build_generator, load_source
+from dcgan.runtime import Discriminator, Generator
 from dcgan.train.model import Discriminator as TorchDiscriminator
 
 from export_helpers import SMALL, files_in, trained_like_models
@@ -36,8 +58,9 @@ def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def fp32_graph(small_run, tmp_path_factory):
     """The traced fp32 generator of the small run, in memory (not written anywhere)."""
-    pending = prepare_generator(small_run, tmp_path_factory.mktemp("fp32") / "g.onnx", checks=False)
-    model = onnx.load(str(pending.temp))
+    pending, _ = prepare_generator(small_run, tmp_path_factory.mktemp("fp32") / "g.onnx",
+                                   ExportOptions(checks=False))
+    model = onnx.load(str(pending.tmp))
     pending.discard()
     return model
 
@@ -46,8 +69,8 @@ def fp32_graph(small_run, tmp_path_factory):
 def traced_graph(small_run, tmp_path_factory):
     """The same generator as traced, before the fp32 form's graph pass (a model step sees it)."""
     seen = []
-    pending = prepare_generator(small_run, tmp_path_factory.mktemp("traced") / "g.onnx", checks=False,
-                                steps=[lambda m: seen.append(m) or m])
+    options = ExportOptions(checks=False, steps=[lambda m: seen.append(m) or m])
+    pending, _ = prepare_generator(small_run, tmp_path_factory.mktemp("traced") / "g.onnx", options)
     pending.discard()
     return seen[0]
 
@@ -134,7 +157,7 @@ def test_fp32_ignores_the_threshold(small_run, tmp_path):
 
 
 def test_unknown_precision_is_refused(small_run, tmp_path):
-    with pytest.raises(ValueError, match="precision must be one of"):
+    with pytest.raises(OptionError, match="precision must be one of fp32, fp16, int8, got 'int4'"):
         export_generator(small_run, tmp_path / "g.onnx", precision="int4")
     result = CliRunner().invoke(main, [str(tmp_path / "g.onnx"), "--checkpoint", str(small_run),
                                        "--precision", "bf16"])
@@ -220,3 +243,72 @@ def test_a_bare_discriminator_module_is_calibrated_on_uniform_images(tmp_path):
     assert report.calibration == "uniform images in [-1, 1]"
     assert _meta(report.path)["quality_vs_fp32"]["calibration"] == report.calibration
     assert report.quality.rank_correlation > 0.9
+
+
+def test_discriminator_inputs_are_its_generator_images_at_the_uint8_levels_the_runtime_scores(small_run):
+    generator, _ = build_generator(load_source(small_run))
+    inputs = discriminator_inputs(discriminator_spec(3, 64), ExportOptions(quality_images=4, calibration_inputs=2),
+                                  generator)
+    assert inputs.calibration.shape == (2, 3, 64, 64) and inputs.evaluation.shape == (4, 3, 64, 64)
+    for images in (inputs.calibration, inputs.evaluation):
+        assert images.dtype == np.float32
+        # Bit for bit what dcgan.runtime's Discriminator feeds for the same uint8 images.
+        np.testing.assert_array_equal(from_uint8(to_uint8(images)), images)
+    z = torch.from_numpy(latents_for_seeds(range(4), 100).reshape(4, 100, 1, 1))
+    with torch.no_grad():
+        want = generator(z).numpy()
+    assert len(np.unique(inputs.evaluation)) > 64  # many levels: images, not a constant
+    assert np.abs(inputs.evaluation - want).max() <= 1 / 255 + 1e-6  # within half a level
+
+
+# --- typed failures of the passes -------------------------------------------------------------
+
+
+def test_a_quantizer_failure_arrives_as_one_typed_error_and_nothing_is_written(small_run, tmp_path, monkeypatch):
+    def failing_quantizer(*args, **kwargs):
+        raise RuntimeError("calibration\n  went wrong")
+
+    monkeypatch.setattr(quantize, "quantize_static", failing_quantizer)
+    says = ("making the int8 generator failed: ONNX Runtime's quantizer failed: "
+            "RuntimeError: calibration went wrong")
+    with pytest.raises(QuantizationError) as info:
+        export_generator(small_run, tmp_path / "g.onnx", precision="int8", **FEW)
+    assert str(info.value) == says and isinstance(info.value, PassError)
+    assert isinstance(info.value.__cause__.__cause__, RuntimeError)  # the quantizer's own error kept
+    result = CliRunner().invoke(main, [str(tmp_path / "g.onnx"), "--checkpoint", str(small_run),
+                                       "--precision", "int8"])
+    assert result.exit_code == 1 and result.stderr == f"dcgan-export: error: {says}\n"
+    assert files_in(tmp_path) == []
+
+
+def _weight_beyond_float16(model: onnx.ModelProto) -> onnx.ModelProto:
+    weight = next(t for t in model.graph.initializer if t.name.endswith("weight"))
+    w = numpy_helper.to_array(weight).copy()
+    w.flat[0] = 1e5
+    weight.CopyFrom(numpy_helper.from_array(w, weight.name))
+    return model
+
+
+def test_a_pass_error_says_which_variant_was_being_made(small_run, tmp_path):
+    options = ExportOptions(precision="fp16", steps=[_weight_beyond_float16], checks=False, **FEW)
+    with pytest.raises(Float16Error, match=r"^making the fp16 generator failed: tensor .* beyond the float16 range$"):
+        prepare_generator(small_run, tmp_path / "g.onnx", options)
+    assert files_in(tmp_path) == []
+
+
+def _logits_beyond_float16(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Scale the last convolution so that the logits overflow in float16 but not in float32."""
+    last = [n for n in model.graph.node if n.op_type == "Conv"][-1]
+    weight = next(t for t in model.graph.initializer if t.name == last.input[1])
+    w = numpy_helper.to_array(weight).copy()
+    w *= 60000 / np.abs(w).max()  # every weight still a float16 number
+    weight.CopyFrom(numpy_helper.from_array(w, weight.name))
+    return model
+
+
+def test_a_variant_that_computes_non_finite_values_is_refused_even_unchecked(tmp_path):
+    _, d, _ = trained_like_models(SMALL, seed=4)
+    with pytest.raises(QualityError, match=r"^fp16 discriminator refused: it computes NaN or infinite values"):
+        export_discriminator(d, tmp_path / "d.onnx", precision="fp16", steps=[_logits_beyond_float16],
+                             checks=False, **FEW)
+    assert files_in(tmp_path) == []
