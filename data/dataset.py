@@ -59,7 +59,9 @@ _NAMES_IN_WARNING = 3
 @dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == is not a bool
 class ImageSet:
     images: np.ndarray  # uint8 (N, size, size, 3), C-contiguous
-    name: str  # "pokemon", "folder:<abs path>", "zip:<file name>", "fake", "fake:N"
+    # "pokemon", "folder:<folder name>", "zip:<file name>", "fake", "fake:N": never a whole
+    # path, since the name travels into checkpoints and exported models that others receive
+    name: str
     fingerprint: str  # sha256 hex of content + decoding options
     skipped: tuple[str, ...] = ()  # names of files that could not be decoded
     source: str = ""  # the folder, zip or URL the images came from
@@ -260,7 +262,7 @@ def load_dataset(
         path = Path(spec).expanduser()
         if path.is_dir():
             path = path.resolve()
-            files, name = list_folder(path), f"folder:{path}"
+            files, name = list_folder(path), f"folder:{path.name}"
         elif path.is_file() and path.suffix.lower() == ".zip":
             path = path.resolve()
             files, name = list_zip(path), f"zip:{path.name}"
