@@ -1,6 +1,6 @@
 """Training throughput: dcgan-train's loop against the d2l chapter's loop, on the same images, in one run.
 
-    python benchmarks/train_throughput.py /work/data/pokemon-sprites [--repeats 3] [--threads 2]
+    python benchmarks/train_throughput.py sprites [--repeats 3] [--threads 2]
 
 "d2l" is the loop as the d2l chapter writes it: torchvision ImageFolder with per-sample
 Resize/ToTensor/Normalize transforms, a shuffling DataLoader (4 workers, as d2l's

@@ -51,7 +51,7 @@ __all__ = ["DataError", "ImageSet", "load_dataset", "data_folder", "default_cach
 
 log = logging.getLogger(__name__)
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: 16-bit grey PNGs scaled by the format's range
 _UNREADABLE = b"\0unreadable"  # stands in for a file whose bytes could not be read
 _NAMES_IN_WARNING = 3
 

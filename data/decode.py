@@ -12,8 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps
 
-# Bump when decoding changes in a way that changes pixels: it is part of the cache key.
-DECODER_VERSION = 2  # 2: 16-bit grey always read as 16-bit
+# Bump when decoding changes the pixels of common files: it is part of the dataset's
+# fingerprint, so a bump makes every run refuse to resume on the same images. A fix that
+# changes rare files only (16-bit grey PNGs, no longer scaled by each image's maximum) bumps
+# dataset.py's cache format instead: caches are decoded again, fingerprints stay.
+DECODER_VERSION = 1
 
 # Lower-case suffixes that count as images; anything else in a folder or zip is ignored.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".gif", ".webp", ".bmp"})

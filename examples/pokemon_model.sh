@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-340}
-data=data/pokemon-sprites
+data=sprites
 run=runs/pokemon
 [ -d "$data/pokemon" ] || bash examples/get_sprites.sh "$data"
 if [ -f "$run/checkpoint.pt" ]; then
