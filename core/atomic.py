@@ -126,6 +126,46 @@ class PendingFile:
             pass
 
 
+def commit_together(pending: "list[PendingFile]") -> None:
+    """Commit several files so that all of them appear or none does (the generator and its
+    discriminator, say): each file already at a target is first moved aside, and if any commit
+    fails, the ones made are undone and the old files put back. Not atomic against a kill
+    between the renames (no file system offers that for two names), only against failures."""
+    aside: list[tuple[Path, Path]] = []  # (target, where its old file waits)
+    done: list[PendingFile] = []
+    try:
+        for p in pending:
+            _sync(p.tmp)  # the slow part, before any old file moves
+        for p in pending:
+            if os.path.lexists(p.final):
+                keep = PendingFile(p.final, suffix=".old").tmp  # never swept: it is the user's file
+                os.replace(p.final, keep)
+                aside.append((p.final, keep))
+        for p in pending:
+            os.replace(p.tmp, p.final)
+            done.append(p)
+    except BaseException as e:
+        for p in done:
+            _unlink_quietly(p.final)
+        for target, keep in aside:
+            os.replace(keep, target)
+        for p in pending:
+            p.discard()
+        if isinstance(e, OSError) and not isinstance(e, OutputError):
+            failed = next((p.final for p in pending if p not in done), pending[-1].final)
+            raise _cannot_write(failed, e) from None
+        raise
+    for _, keep in aside:
+        _unlink_quietly(keep)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on a clean exit it replaces ``path``, else it is removed."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from dcgan.core.atomic import commit_together
 from dcgan.core.command import OneLineErrors
 
 from .errors import OptionError
@@ -83,8 +84,7 @@ def main(out: Path, checkpoint: Path | None, discriminator_out: Path | None, no_
         prepared.append(prepare_generator(src, out, options))
         if d_out is not None:
             prepared.append(prepare_discriminator(src, d_out, options))
-        for file, _ in prepared:
-            file.commit()
+        commit_together([file for file, _ in prepared])  # both networks or neither
     except BaseException:
         for file, _ in prepared:
             file.discard()  # a no-op for a file already renamed into place

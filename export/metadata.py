@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import importlib.metadata
 import json
+from pathlib import PurePath
 from typing import Any
 
 import onnx
@@ -43,7 +44,7 @@ def export_metadata(
         training={
             "epochs": source.epochs,
             "steps": source.steps,
-            "dataset": source.dataset.get("name"),
+            "dataset": shareable_dataset_name(source.dataset.get("name")),
             "dataset_fingerprint": source.dataset.get("fingerprint"),
         },
         checkpoint_sha256=source.sha256,
@@ -53,6 +54,15 @@ def export_metadata(
         bn_statistics_latents=bn_latents,
         extra=extra,
     )
+
+
+def shareable_dataset_name(name: str | None) -> str | None:
+    """The dataset's name without a local path: checkpoints written before dataset names
+    stopped carrying one say "folder:/home/me/...", which a file meant to be shipped must not."""
+    kind, sep, where = (name or "").partition(":")
+    if sep and kind in ("folder", "zip") and ("/" in where or "\\" in where):
+        return f"{kind}:{PurePath(where.replace(chr(92), '/')).name}"
+    return name
 
 
 def attach_metadata(model: onnx.ModelProto, meta: dict[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,13 @@
-"""dcgan.train: the PyTorch side. Models, data, training loop, checkpoints, CLI.
+"""dcgan.train: the PyTorch side. Models, the training loop, checkpoints, dcgan-train.
 
-Heavy names load on first use so that ``dcgan.train.entry`` can run without torch.
+Names resolve on first use (dcgan.core.lazy): the console entry, dcgan.train.entry, must be
+able to say that torch is missing without importing it.
 """
 from __future__ import annotations
 
 from dcgan.core.lazy import lazy_attributes
 
-_LAZY = {
+__getattr__, __all__ = lazy_attributes(__name__, {
     "Generator": "model",
     "Discriminator": "model",
     "ModelConfig": "model",
@@ -14,7 +15,8 @@ _LAZY = {
     "count_parameters": "model",
     "load_generator": "checkpoint",
     "load_checkpoint": "checkpoint",
-    "CheckpointError": "checkpoint",
-}
-
-__getattr__, __all__ = lazy_attributes(__name__, _LAZY)
+    "train": "loop",
+    "TrainConfig": "config",
+    "CheckpointError": "errors",
+    "TrainError": "errors",
+})

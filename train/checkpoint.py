@@ -26,6 +26,8 @@ from typing import Any
 import torch
 
 from dcgan.core.atomic import atomic_write
+
+from .errors import CheckpointError
 from .model import Generator, ModelConfig
 
 FORMAT = "dcgan-edge-checkpoint"
@@ -33,13 +35,20 @@ VERSION = 1
 FILENAME = "checkpoint.pt"
 
 
-class CheckpointError(Exception):
-    """A file that is missing, unreadable, not ours, or does not fit the architecture."""
-
-
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     """torch.save, whole or not at all (see atomic_write)."""
-    atomic_write(path, lambda f: torch.save(obj, f))
+
+    def save(f) -> None:
+        try:
+            torch.save(obj, f)
+        except RuntimeError as e:
+            # torch's zip writer turns a failed write (a full disk) into a RuntimeError raised
+            # while it closes the archive; the OSError it hides is what the caller handles.
+            if isinstance(e.__context__, OSError):
+                raise e.__context__ from None
+            raise
+
+    atomic_write(path, save)
 
 
 def make_checkpoint(

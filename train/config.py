@@ -1,6 +1,6 @@
 """The options of a training run: one dataclass, written to config.json and into checkpoints.
 
-Presets fill the recipe options the user did not set.  "seed" reproduces the d2l chapter the
+Presets fill the recipe options the user did not set.  "d2l" reproduces the d2l chapter the
 toolkit started from; "dcgan" is the recipe of the DCGAN paper as pytorch/examples runs it;
 "small-data", the default, is the one that scored best on the 1,741 Pokémon sprites
 (docs/results.md): the paper's optimiser at batch 64 with horizontal flips, DiffAugment and an
@@ -9,19 +9,24 @@ EMA of the generator.
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import asdict, dataclass, fields
 
 from .augment import parse_policy
-from .model import ModelConfig
+from .errors import TrainError
+from .model import INIT_STYLES, ModelConfig
 
 _PLAIN = {"flip": False, "ema": False, "diffaugment": ""}
 PRESETS: dict[str, dict] = {
-    "seed": {"lr": 0.005, "batch_size": 256, "epochs": 20, "init": "seed", **_PLAIN},
+    "d2l": {"lr": 0.005, "batch_size": 256, "epochs": 20, "init": "d2l", **_PLAIN},
     "dcgan": {"lr": 2e-4, "batch_size": 128, "epochs": 20, "init": "dcgan", **_PLAIN},
     "small-data": {"lr": 2e-4, "batch_size": 64, "epochs": 340, "init": "dcgan", "flip": True,
                    "ema": True, "diffaugment": "color,translation,cutout"},
 }
 DEFAULT_PRESET = "small-data"
+# Run folders of earlier versions call the d2l recipe "seed", as preset and as init; they
+# resume under today's name.
+FORMER_NAMES = {"preset": {"seed": "d2l"}, "init": {"seed": "d2l"}}
 
 # Options that fix the shape of the networks: a resumed run must keep them.
 ARCHITECTURE = ("latent_dim", "g_width", "d_width")
@@ -38,14 +43,14 @@ class TrainConfig:
     data: str = "pokemon"
     fit: str = "stretch"
     background: tuple[int, int, int] = (255, 255, 255)
-    # recipe (the defaults here are the seed preset's; the command line starts from DEFAULT_PRESET)
-    preset: str = "seed"
+    # recipe (the defaults here are the d2l preset's; the command line starts from DEFAULT_PRESET)
+    preset: str = "d2l"
     epochs: int = 20
     batch_size: int = 256  # global: split evenly over the ranks of a distributed run
     lr: float = 0.005
     beta1: float = 0.5
     beta2: float = 0.999
-    init: str = "seed"
+    init: str = "d2l"
     flip: bool = False
     diffaugment: str = ""  # DiffAugment policy, e.g. "color,translation,cutout" ("": off)
     ema: bool = False
@@ -71,7 +76,7 @@ class TrainConfig:
         self.background = tuple(int(c) for c in self.background)
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}")
-        if self.init not in ("seed", "dcgan"):
+        if self.init not in INIT_STYLES:
             raise ValueError(f"unknown init style {self.init!r}")
         if self.threads < 0:
             raise ValueError(f"threads must be 0 or more, got {self.threads}")
@@ -89,6 +94,11 @@ class TrainConfig:
         self.model  # validates the architecture options
 
     @property
+    def augment_policy(self) -> tuple[str, ...]:
+        """The DiffAugment ops in order, read from the policy normalised at construction."""
+        return tuple(self.diffaugment.split(",")) if self.diffaugment else ()
+
+    @property
     def model(self) -> ModelConfig:
         return ModelConfig(latent_dim=self.latent_dim, g_width=self.g_width, d_width=self.d_width)
 
@@ -102,7 +112,11 @@ class TrainConfig:
         if not isinstance(d, dict):
             raise TypeError(f"expected a mapping of options, got {type(d).__name__}")
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        values = {k: v for k, v in d.items() if k in names}
+        for name, renamed in FORMER_NAMES.items():
+            if isinstance(values.get(name), str):
+                values[name] = renamed.get(values[name], values[name])
+        return cls(**values)
 
     @classmethod
     def from_options(cls, preset: str = DEFAULT_PRESET, **options) -> "TrainConfig":
@@ -112,3 +126,39 @@ class TrainConfig:
         values = dict(PRESETS[preset])
         values.update({k: v for k, v in options.items() if v is not None})
         return cls(preset=preset, **values)
+
+
+def resolve_config(values: dict, given: set[str], stored: dict | None) -> TrainConfig:
+    """The options of a run.  New run (``stored`` None): the preset, then ``values``, the
+    training options (None where not set; a random seed when none is given).  Resumed run:
+    the ``stored`` options, of which only the machine-side ones among the ``given`` names may
+    change; changing the architecture or the recipe is refused.  Raises TrainError."""
+    if stored is None:
+        if values.get("seed") is None:
+            values = {**values, "seed": secrets.randbits(31)}
+        try:
+            return TrainConfig.from_options(**values)
+        except ValueError as e:
+            raise TrainError(str(e)) from None
+    try:
+        current = TrainConfig.from_dict(stored).to_dict()
+    except (TypeError, ValueError) as e:
+        raise TrainError(f"the run's stored options are invalid: {e}") from None
+    names = sorted(given & set(values))
+    # The options given, normalised as the run's stored ones were (a DiffAugment policy
+    # "none" is stored as "", spaces dropped; a colour as a list): compare values, not spellings.
+    try:
+        asked = TrainConfig.from_dict({**current, **{n: values[n] for n in names}})
+    except (TypeError, ValueError) as e:
+        raise TrainError(str(e)) from None
+    new_values = asked.to_dict()
+    for name in names:
+        new, old = new_values[name], current[name]
+        if name not in RUNTIME and new != old:
+            flag = "--" + name.replace("_", "-")
+            what = "architecture" if name in ARCHITECTURE else "training recipe"
+            if name == "diffaugment":
+                new, old = new or "none", old or "none"
+            raise TrainError(f"cannot resume with {flag} {new}: the run was trained with {old} "
+                             f"(the {what} of a run is fixed; start a new run with another --out)")
+    return asked

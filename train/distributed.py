@@ -17,9 +17,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-
-class DeviceError(ValueError):
-    """A device that this machine does not have, or cannot serve this kind of run."""
+from .errors import DeviceError
 
 
 def resolve_device(name: str, local_rank: int = 0, distributed: bool = False) -> torch.device:

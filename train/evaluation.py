@@ -1,9 +1,11 @@
 """Periodic quality figures during training: multi-scale SWD of generated against real images.
 
-The real side (descriptors of up to ``samples`` training images, and the real-vs-real floor of
-two disjoint halves of them) is computed once per run; each evaluation then draws ``samples``
-images from fixed latents, so successive figures differ only by what the generator learned.
-Nothing here touches the training random streams: resuming stays exact.
+The figure is dcgan.core.swd's, the one export and dcgan-score report: the generator's output
+is rounded to uint8 as the exported model's is, and compared on the CPU.  The real side
+(descriptors of up to ``samples`` training images, and the real-vs-real floor of two disjoint
+halves of them) is computed once per run; each evaluation then draws ``samples`` images from
+fixed latents, so successive figures differ only by what the generator learned.  Nothing here
+touches the training random streams: resuming stays exact.
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .quality import descriptors, images_to_uint8, pyramid_resolutions, swd, swd_from_descriptors
+from dcgan.core.images import to_uint8
+from dcgan.core.swd import descriptors, pyramid_resolutions, swd, swd_from_descriptors
 
 _CHUNK = 128  # latents per generator call
 
@@ -33,10 +36,9 @@ class SWDEvaluator:
 
     def _prepare(self) -> None:
         if self._real_desc is None:
-            self._real_desc = descriptors(self._real, seed=self.seed, device=self.device)
+            self._real_desc = descriptors(self._real, seed=self.seed)
             half = len(self._real) // 2
-            self.floor = swd(self._real[:half], self._real[half: 2 * half], seed=self.seed,
-                             device=self.device).mean
+            self.floor = swd(self._real[:half], self._real[half: 2 * half], seed=self.seed).mean
 
     @torch.no_grad()
     def __call__(self, generator: nn.Module) -> dict:
@@ -44,8 +46,8 @@ class SWDEvaluator:
         self._prepare()
         was_training = generator.training
         generator.eval()
-        fake = torch.cat([
-            images_to_uint8(generator(z.to(self.device)).float())
+        fake = np.concatenate([
+            to_uint8(generator(z.to(self.device)).float().cpu().numpy())
             for z in self.latents.split(_CHUNK)
         ])
         generator.train(was_training)

@@ -91,14 +91,17 @@ class Discriminator(nn.Module):
         return self.net(x)
 
 
-def init_weights(module: nn.Module, style: str = "seed") -> None:
+INIT_STYLES = ("d2l", "dcgan")
+
+
+def init_weights(module: nn.Module, style: str = "d2l") -> None:
     """Initialise in place.
 
-    "seed": every parameter, BatchNorm scale and shift included, from N(0, 0.02), as the
+    "d2l": every parameter, BatchNorm scale and shift included, from N(0, 0.02), as the
     d2l chapter does.  "dcgan": convolutions N(0, 0.02), BatchNorm scale N(1, 0.02) and
     shift 0, as pytorch/examples does.
     """
-    if style not in ("seed", "dcgan"):
+    if style not in INIT_STYLES:
         raise ValueError(f"unknown init style {style!r}")
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -112,7 +115,7 @@ def init_weights(module: nn.Module, style: str = "seed") -> None:
 
 
 def build_models(
-    cfg: ModelConfig = ModelConfig(), init: str = "seed"
+    cfg: ModelConfig = ModelConfig(), init: str = "d2l"
 ) -> tuple[Generator, Discriminator]:
     g, d = Generator(cfg), Discriminator(cfg)
     init_weights(g, init)

@@ -1,41 +1,24 @@
-"""The pictures of a run: the sample grid of each epoch and the loss curves, as the seed shows them."""
+"""The pictures of a run: the sample grid of each epoch and the loss curves."""
 from __future__ import annotations
 
 import io
 import os
 
-import numpy as np
 import torch
-from PIL import Image
 
 from dcgan.core.atomic import atomic_write_bytes
+from dcgan.core.images import encode_png, make_grid, to_uint8
 
 GRID_ROWS, GRID_COLS = 3, 7
-GRID_GAP = 2  # pixels of white between tiles
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) uint8, rounding as image writers do."""
-    x = images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round()
-    return x.to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-
-def grid_image(images: torch.Tensor, rows: int = GRID_ROWS, cols: int = GRID_COLS) -> Image.Image:
-    tiles = to_uint8(images[: rows * cols])
-    n, h, w, c = tiles.shape
-    canvas = np.full((rows * h + (rows - 1) * GRID_GAP, cols * w + (cols - 1) * GRID_GAP, c),
-                     255, np.uint8)
-    for i in range(n):
-        r, k = divmod(i, cols)
-        y, x = r * (h + GRID_GAP), k * (w + GRID_GAP)
-        canvas[y:y + h, x:x + w] = tiles[i]
-    return Image.fromarray(canvas)
+GRID_PADDING = 2  # pixels of white around every tile
 
 
 def save_grid(images: torch.Tensor, path: str | os.PathLike) -> None:
-    buf = io.BytesIO()
-    grid_image(images).save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
+    """The first GRID_ROWS x GRID_COLS of (N, 3, H, W) images in [-1, 1] as one PNG, rounded
+    as the exported model's images are."""
+    tiles = to_uint8(images[: GRID_ROWS * GRID_COLS].detach().float().cpu().numpy())
+    grid = make_grid(tiles, nrow=GRID_COLS, padding=GRID_PADDING, pad_value=255)
+    atomic_write_bytes(path, encode_png(grid))
 
 
 def save_loss_plot(history: list[dict], path: str | os.PathLike) -> None:

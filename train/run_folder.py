@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
-from dcgan.core.atomic import atomic_write_bytes
-from .checkpoint import FILENAME as CHECKPOINT
+from dcgan.core.atomic import atomic_write_bytes, create_temp
+from dcgan.core.errors import OutputError
 from dcgan.data.sources import is_hidden
+
+from .checkpoint import FILENAME as CHECKPOINT
+from .errors import RunFolderError
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 LOSS_PLOT = "loss.png"
 SAMPLES = "samples"
-
-
-class RunFolderError(Exception):
-    """An --out that cannot hold this run (not a run folder, not writable, nothing to resume)."""
 
 
 def default_out() -> Path:
@@ -89,13 +87,18 @@ def create_run_folder(out: str | os.PathLike) -> Path:
     out = Path(out)
     try:
         (out / SAMPLES).mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=out)
-        try:
-            os.close(fd)
-        finally:  # even when interrupted: a stray file would make --out "not a run folder"
-            os.unlink(probe)
     except OSError as e:
         raise RunFolderError(f"cannot write to --out {out}: {e.strerror or e}") from None
+    try:
+        # The temp file config.json is written through: os.access says yes to root on a
+        # read-only file system.
+        fd, probe = create_temp(out / CONFIG)
+    except OutputError as e:
+        raise RunFolderError(str(e)) from None
+    try:
+        os.close(fd)
+    finally:  # even when interrupted: a stray file would make --out "not a run folder"
+        os.unlink(probe)
     return out
 
 

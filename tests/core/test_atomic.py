@@ -84,3 +84,37 @@ def test_a_real_kill_9_mid_write_is_cleaned_by_the_next_run(tmp_path):
     assert left.startswith(".big.npy.")
     atomic.atomic_write_bytes(tmp_path / "big.npy", b"whole")
     assert os.listdir(tmp_path) == ["big.npy"]
+
+
+def pending_with(path, data: bytes) -> atomic.PendingFile:
+    p = atomic.PendingFile(path)
+    p.tmp.write_bytes(data)
+    return p
+
+
+def test_files_committed_together_all_appear(tmp_path):
+    (tmp_path / "g.onnx").write_bytes(b"old g")
+    atomic.commit_together([pending_with(tmp_path / "g.onnx", b"new g"),
+                            pending_with(tmp_path / "d.onnx", b"new d")])
+    assert (tmp_path / "g.onnx").read_bytes() == b"new g"
+    assert (tmp_path / "d.onnx").read_bytes() == b"new d"
+    assert sorted(os.listdir(tmp_path)) == ["d.onnx", "g.onnx"]
+
+
+def test_when_the_second_rename_fails_the_first_file_is_put_back(tmp_path, monkeypatch):
+    (tmp_path / "g.onnx").write_bytes(b"old g")
+    (tmp_path / "d.onnx").write_bytes(b"old d")
+    files = [pending_with(tmp_path / "g.onnx", b"new g"), pending_with(tmp_path / "d.onnx", b"new d")]
+    real_replace = os.replace
+
+    def failing(src, dst):
+        if str(src) == str(files[1].tmp):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", failing)
+    with pytest.raises(OutputError, match=r"d\.onnx: No space left on device"):
+        atomic.commit_together(files)
+    assert (tmp_path / "g.onnx").read_bytes() == b"old g"  # not a new generator beside an old one
+    assert (tmp_path / "d.onnx").read_bytes() == b"old d"
+    assert sorted(os.listdir(tmp_path)) == ["d.onnx", "g.onnx"]

@@ -58,12 +58,13 @@ def trained_like_models(cfg: ModelConfig = SMALL, seed: int = 0):
     return g, d, g_ema
 
 
-def write_run(folder: Path, cfg: ModelConfig = SMALL, *, ema: bool = True, seed: int = 0) -> Path:
+def write_run(folder: Path, cfg: ModelConfig = SMALL, *, ema: bool = True, seed: int = 0,
+              dataset: dict = DATASET) -> Path:
     """A run folder with a checkpoint.pt (epoch 3, step 42); returns the folder."""
     folder.mkdir(parents=True, exist_ok=True)
     g, d, g_ema = trained_like_models(cfg, seed)
     ckpt = make_checkpoint(
-        cfg, g, d, generator_ema=g_ema if ema else None, epoch=3, step=42, dataset=DATASET
+        cfg, g, d, generator_ema=g_ema if ema else None, epoch=3, step=42, dataset=dataset
     )
     atomic_save(ckpt, folder / "checkpoint.pt")
     return folder

@@ -82,3 +82,14 @@ def test_extra_metadata_is_merged_field_by_field(small_run, tmp_path):
     assert meta["quality"] == {"swd_x1e3": 12.5}
     # The recipe joins the training block instead of replacing it.
     assert meta["training"]["recipe"] == "examples/x.py" and meta["training"]["steps"] == 42
+
+
+def test_a_local_data_path_of_an_older_checkpoint_stays_out_of_the_shipped_file(tmp_path):
+    from export_helpers import write_run
+
+    run = write_run(tmp_path / "run", dataset={"name": "folder:/home/someone/private/sprites",
+                                               "fingerprint": "f00d", "count": 12})
+    export_generator(run, tmp_path / "g.onnx", checks=False)
+    raw = (tmp_path / "g.onnx").read_bytes()
+    assert _stored(tmp_path / "g.onnx")["training"]["dataset"] == "folder:sprites"
+    assert b"/home/someone" not in raw

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from dcgan.train.cli import main
 from dcgan.train.config import TrainConfig
-from dcgan.train.loop import TrainError, check_run
+from dcgan.train.errors import TrainError
+from dcgan.train.session import check_run
 
 SMALL = ["--data", "fake:40", "--batch-size", "8", "--g-width", "4", "--d-width", "4",
          "--latent-dim", "8", "--device", "cpu", "--threads", "1", "--seed", "5"]

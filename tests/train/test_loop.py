@@ -12,18 +12,11 @@ from PIL import Image
 
 from dcgan.train.checkpoint import load_checkpoint
 from dcgan.train.config import TrainConfig
-from dcgan.train.loop import NonFiniteLossError, train
+from dcgan.train.errors import NonFiniteLossError
+from dcgan.train.loop import train
 from dcgan.train.run_folder import open_run_folder
 
 N_IMAGES, BATCH = 52, 8  # 6 steps per epoch; the last 4 images are dropped each epoch
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +68,8 @@ def test_run_folder_holds_every_output(images, tmp_path):
     grids = sorted(p.name for p in (out / "samples").iterdir())
     assert grids == ["epoch_0001.png", "epoch_0002.png"]
     with Image.open(out / "samples" / "epoch_0002.png") as im:
-        assert im.size == (7 * 64 + 6 * 2, 3 * 64 + 2 * 2) and im.mode == "RGB"
+        assert im.size == (7 * 64 + 8 * 2, 3 * 64 + 4 * 2) and im.mode == "RGB"  # white padding
+        assert im.getpixel((0, 0)) == im.getpixel((66, 100)) == (255, 255, 255)
     with Image.open(out / "loss.png") as im:
         assert im.format == "PNG"
     # plain types only: the strict loader accepts it

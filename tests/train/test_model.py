@@ -1,4 +1,4 @@
-"""The seed's architecture: output shapes and parameter counts at the default sizes."""
+"""The d2l chapter's architecture: output shapes and parameter counts at the default sizes."""
 from __future__ import annotations
 
 import torch
@@ -6,7 +6,7 @@ import torch
 from dcgan.train.model import ModelConfig, build_models, count_parameters
 
 
-def test_default_parameter_counts_match_the_seed():
+def test_default_parameter_counts_match_the_d2l_chapter():
     g, d = build_models()
     assert count_parameters(g) == 3_576_704
     assert count_parameters(d) == 2_765_696

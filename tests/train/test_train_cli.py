@@ -42,7 +42,7 @@ def assert_one_line_error(result, *fragments):
     assert result.exit_code != 0, result.output
     assert "Traceback" not in result.output
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert len(lines) == 1 and lines[0].startswith("dcgan-train: error: "), result.stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
 
@@ -53,6 +53,8 @@ def assert_one_line_error(result, *fragments):
     (["--lr", "inf"], "lr"),
     (["--epochs", "two"], "--epochs"),
     (["--preset", "fast"], "--preset"),
+    (["--preset", "seed"], "--preset"),  # "seed" is the random seed; the recipe is "d2l"
+    (["--init", "seed"], "--init"),
     (["--background", "red"], "--background"),
     (["--ema-decay", "1"], "--ema-decay"),
     (["--device", "tpu"], "tpu"),
@@ -86,7 +88,7 @@ def test_a_run_then_resume_to_a_larger_total(tmp_path):
     out = tmp_path / "run"
     first = invoke(*SMALL, "--epochs", "1", "--out", out)
     assert first.exit_code == 0, first.output
-    # the seed's closing line
+    # the d2l chapter's closing line
     assert first.stdout.strip().splitlines()[-1].endswith("examples/sec on cpu")
     config = json.loads((out / "config.json").read_text())
     assert config["seed"] == 3 and config["epochs"] == 1
@@ -129,13 +131,47 @@ def test_options_switch_off_what_the_default_preset_switches_on(tmp_path):
     assert config["lr"] == 2e-4  # the rest of the preset stays
 
 
-def test_preset_seed_is_the_d2l_recipe(tmp_path):
+def test_preset_d2l_is_the_d2l_recipe(tmp_path):
     out = tmp_path / "run"
-    result = invoke(*SMALL, "--preset", "seed", "--epochs", "1", "--out", out)
+    result = invoke(*SMALL, "--preset", "d2l", "--epochs", "1", "--out", out)
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
-    assert (config["lr"], config["init"], config["flip"], config["ema"], config["diffaugment"]) \
-        == (0.005, "seed", False, False, "")
+    assert (config["preset"], config["lr"], config["init"], config["flip"], config["ema"],
+            config["diffaugment"]) == ("d2l", 0.005, "d2l", False, False, "")
+
+
+def _call_the_recipe_seed(out: Path) -> None:
+    """Rewrite a d2l run as earlier versions stored it: "seed" as preset and init."""
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**config, "preset": "seed", "init": "seed"}))
+    if (out / "checkpoint.pt").exists():
+        ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
+        ckpt["config"].update(preset="seed", init="seed")
+        torch.save(ckpt, out / "checkpoint.pt")
+
+
+@pytest.mark.parametrize("with_checkpoint", [True, False])
+def test_a_run_whose_options_call_the_d2l_recipe_seed_resumes(tmp_path, with_checkpoint):
+    out = tmp_path / "run"
+    assert invoke(*SMALL, "--preset", "d2l", "--epochs", "1", "--out", out).exit_code == 0
+    first = json.loads((out / "metrics.jsonl").read_text())
+    if not with_checkpoint:  # a run stopped before its first step: config.json alone
+        for p in [out / "checkpoint.pt", out / "metrics.jsonl", out / "loss.png",
+                  *(out / "samples").iterdir()]:
+            p.unlink()
+    _call_the_recipe_seed(out)
+
+    assert_one_line_error(invoke("--resume", "--out", out, "--epochs", "2", "--preset", "dcgan"),
+                          "--preset dcgan", "trained with d2l")
+    resumed = invoke("--resume", "--out", out, "--epochs", "2", "--preset", "d2l", "--init", "d2l")
+    assert resumed.exit_code == 0, resumed.output
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    # Kept from the checkpoint, or trained again with the same seed and the same d2l init.
+    assert (rows[0]["loss_D"], rows[0]["loss_G"]) == (first["loss_D"], first["loss_G"])
+    config = json.loads((out / "config.json").read_text())
+    assert (config["preset"], config["init"], config["lr"]) == ("d2l", "d2l", 0.005)
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["config"]["init"] == "d2l"
 
 
 def test_preset_dcgan_sets_its_recipe(tmp_path):
@@ -236,16 +272,18 @@ def test_a_folder_left_with_an_empty_samples_folder_takes_a_new_run(tmp_path):
 
 
 def test_out_of_memory_advice_fits_a_new_run_and_a_resumed_one():
-    from dcgan.train.cli import _out_of_memory
+    from dcgan.train.session import out_of_memory
 
     e = RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate "
                      "140737488355328 bytes. Error code 12 (Cannot allocate memory)")
-    new = _out_of_memory(e, "cpu")
+    new = str(out_of_memory(e, "cpu"))
     assert new == ("out of memory on cpu (tried to allocate 128.0 TiB): lower --g-width, "
                    "--d-width or --batch-size")
-    resumed = _out_of_memory(e, "cpu", resume=True)
+    resumed = str(out_of_memory(e, "cpu", resume=True))
     assert "resume it on a device with more memory" in resumed and "another --out" in resumed
-    assert _out_of_memory(RuntimeError("shape mismatch"), "cpu") is None
+    cuda = RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 1.95 GiB total)")
+    assert "(tried to allocate 20.0 MiB)" in str(out_of_memory(cuda, "cuda:0"))
+    assert out_of_memory(RuntimeError("shape mismatch"), "cpu") is None
 
 
 def test_files_get_the_permissions_the_umask_allows(tmp_path):
@@ -274,7 +312,7 @@ def _train_process(out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_sigterm_saves_a_resumable_checkpoint_and_exits_zero(tmp_path):
+def test_sigterm_saves_a_resumable_checkpoint_and_exits_143(tmp_path):
     out = tmp_path / "run"
     proc = _train_process(out, "--epochs", "100000")
     deadline = time.monotonic() + 60
@@ -283,7 +321,7 @@ def test_sigterm_saves_a_resumable_checkpoint_and_exits_zero(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 0, stderr
+    assert proc.returncode == 143, stderr  # preempted, not finished: a scheduler can tell
     assert "stopped by SIGTERM" in stderr and "--resume" in stderr
     assert "Traceback" not in stderr
     saved = torch.load(out / "checkpoint.pt", weights_only=True)
@@ -309,19 +347,26 @@ def test_ctrl_c_exits_130(tmp_path):
 
 # The signal arrives inside the wrapped function: while the data loads, or once config.json is
 # written but before the training loop has installed its handler.
-_SIGTERM_INSIDE = """
+_SIGNAL_INSIDE = """
 import os, signal, sys
 import dcgan.data, dcgan.train.loop
-module = {"load_dataset": dcgan.data, "train": dcgan.train.loop}[sys.argv[1]]
-real = getattr(module, sys.argv[1])
+name, signum = sys.argv[1], getattr(signal, sys.argv[2])
+module = {"load_dataset": dcgan.data, "train": dcgan.train.loop}[name]
+real = getattr(module, name)
 def signalled(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signum)
     return real(*args, **kwargs)
-setattr(module, sys.argv[1], signalled)
-sys.argv[1:2] = []
+setattr(module, name, signalled)
+sys.argv[1:3] = []
 from dcgan.train.entry import main
 main()
 """
+
+
+def _signal_inside(inside: str, signame: str, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", _SIGNAL_INSIDE, inside, signame, *SMALL,
+                           "--epochs", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("inside, says", [
@@ -330,10 +375,8 @@ main()
 ])
 def test_sigterm_before_the_training_loop_is_a_clear_stop(tmp_path, inside, says):
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-c", _SIGTERM_INSIDE, inside, *SMALL,
-                           "--epochs", "1", "--out", str(out)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    proc = _signal_inside(inside, "SIGTERM", out)
+    assert proc.returncode == 143, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "stopped by SIGTERM" in lines[0], proc.stderr
@@ -346,3 +389,22 @@ def test_sigterm_before_the_training_loop_is_a_clear_stop(tmp_path, inside, says
         again = invoke("--resume", "--out", out)
     assert again.exit_code == 0, again.output
     assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1
+
+
+def test_ctrl_c_before_the_training_loop_exits_130_with_one_line(tmp_path):
+    proc = _signal_inside("load_dataset", "SIGINT", tmp_path / "run")
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "dcgan-train: interrupted; files already in the run folder are whole"]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_full_disk_stops_with_one_line_and_keeps_the_last_checkpoint(tiny_disk):
+    out = tiny_disk / "run"
+    # One epoch's files fit in the 1 MiB; the second checkpoint, written beside the first
+    # before it replaces it, does not.
+    result = invoke(*SMALL, "--epochs", "3", "--out", out)
+    assert_one_line_error(result, "cannot write the run folder", "No space left")
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert saved["epoch"] >= 1
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
