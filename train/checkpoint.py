@@ -21,13 +21,13 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
 from dcgan.core.atomic import atomic_write
 
-from .errors import CheckpointError
+from .errors import CheckpointError, DamagedCheckpointError
 from .model import Generator, ModelConfig
 
 FORMAT = "dcgan-edge-checkpoint"
@@ -35,20 +35,21 @@ VERSION = 1
 FILENAME = "checkpoint.pt"
 
 
+def save_to(obj: Any, f: BinaryIO) -> None:
+    """torch.save into an open file; a failed write raises its OSError."""
+    try:
+        torch.save(obj, f)
+    except RuntimeError as e:
+        # torch's zip writer turns a failed write (a full disk) into a RuntimeError raised
+        # while it closes the archive; the OSError it hides is what the caller handles.
+        if isinstance(e.__context__, OSError):
+            raise e.__context__ from None
+        raise
+
+
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     """torch.save, whole or not at all (see atomic_write)."""
-
-    def save(f) -> None:
-        try:
-            torch.save(obj, f)
-        except RuntimeError as e:
-            # torch's zip writer turns a failed write (a full disk) into a RuntimeError raised
-            # while it closes the archive; the OSError it hides is what the caller handles.
-            if isinstance(e.__context__, OSError):
-                raise e.__context__ from None
-            raise
-
-    atomic_write(path, save)
+    atomic_write(path, lambda f: save_to(obj, f))
 
 
 def make_checkpoint(
@@ -100,6 +101,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     p = resolve_checkpoint(path)
     if not zipfile.is_zipfile(p):
         raise CheckpointError(f"{p}: not a checkpoint file (truncated, or not written by torch.save)")
+    check_crcs(p)
     try:
         ckpt = torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:
@@ -118,6 +120,20 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         if key not in ckpt:
             raise CheckpointError(f"{p}: checkpoint lacks '{key}'")
     return ckpt
+
+
+def check_crcs(path: Path) -> None:
+    """Refuse a file whose bytes changed after torch.save wrote them (a bad disk, a torn copy):
+    torch.load reads tensor data without checking it, so a flipped byte would be trained on
+    or exported.  The zip's CRC-32 of every member is checked instead."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()  # the name of the first member whose data fails its CRC
+    except Exception as e:  # a central directory that lies about its members, an odd method...
+        raise DamagedCheckpointError(f"{path}: damaged: its zip records do not read back "
+                                     f"({type(e).__name__})") from None
+    if bad is not None:
+        raise DamagedCheckpointError(f"{path}: damaged: the data of {bad} fails its CRC check")
 
 
 def model_config(ckpt: dict) -> ModelConfig:

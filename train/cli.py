@@ -20,7 +20,7 @@ from dcgan.core.command import (EXIT_INTERRUPTED, EXIT_TERMINATED, OneLineErrors
 
 from . import run_folder, session
 from .checkpoint import FILENAME as CHECKPOINT
-from .config import DEFAULT_PRESET, PRESETS
+from .config import DEFAULT_PRESET, FITS, PRESETS, SEEDS
 from .model import INIT_STYLES
 
 
@@ -73,7 +73,7 @@ class TrainCommand(OneLineErrors):
               help="Generator channels before the RGB layer.")
 @click.option("--d-width", type=click.IntRange(min=1), default=64, metavar="N",
               help="Discriminator channels after its first layer.")
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), metavar="N",
+@click.option("--seed", type=click.IntRange(*SEEDS), metavar="N",
               help="Random seed; a CPU run with the same seed is reproduced exactly. "
                    "[default: random, recorded in config.json]")
 @click.option("--flip/--no-flip", default=None, show_default="preset",
@@ -87,7 +87,7 @@ class TrainCommand(OneLineErrors):
                    "by dcgan-export).")
 @click.option("--ema-decay", type=click.FloatRange(0, 1, max_open=True), default=0.999,
               metavar="D")
-@click.option("--fit", type=click.Choice(["stretch", "pad"]), default="stretch",
+@click.option("--fit", type=click.Choice(FITS), default="stretch",
               help="Make images square by stretching (as the d2l chapter does) or padding.")
 @click.option("--background", type=Background(), default="255,255,255", metavar="R,G,B",
               help="Colour behind transparent pixels and padding.")

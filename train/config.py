@@ -9,8 +9,11 @@ EMA of the generator.
 from __future__ import annotations
 
 import math
+import reprlib
 import secrets
 from dataclasses import asdict, dataclass, fields
+
+from dcgan.data.decode import FITS
 
 from .augment import parse_policy
 from .errors import TrainError
@@ -33,6 +36,38 @@ ARCHITECTURE = ("latent_dim", "g_width", "d_width")
 # Options that change how the machine computes, not what is learned: free to change on resume.
 RUNTIME = ("epochs", "device", "amp", "channels_last", "compile", "sync_bn", "threads",
            "log_every", "data", "eval_every", "eval_samples")
+# Written into config.json beside the options, to be read by people; never read back.
+INFORMATIVE = ("resolved_device", "world_size")
+SEEDS = (0, 2**32 - 1)
+
+
+def _is_colour(v) -> bool:
+    return (isinstance(v, (list, tuple)) and len(v) == 3
+            and all(type(c) is int and 0 <= c <= 255 for c in v))
+
+
+# What each field's annotation admits, strictly: a stored 2.5, true or 1e400 is no epoch count.
+KINDS = {
+    "int": ("a whole number", lambda v: type(v) is int),
+    "float": ("a finite number",
+              lambda v: type(v) in (int, float) and math.isfinite(v)),
+    "str": ("a string", lambda v: type(v) is str),
+    "bool": ("true or false", lambda v: type(v) is bool),
+    "bool | None": ("true, false or null", lambda v: v is None or type(v) is bool),
+    "tuple[int, int, int]": ("three whole numbers 0-255 (R, G, B)", _is_colour),
+}
+
+
+def flag(name: str) -> str:
+    """The command-line option of a field: batch_size -> --batch-size."""
+    return "--" + name.replace("_", "-")
+
+
+def shown(value) -> str:
+    """A value as JSON spells it, shortened: an error line quotes it, whatever its size."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    return reprlib.repr(value)
 
 
 @dataclass
@@ -73,23 +108,27 @@ class TrainConfig:
     eval_samples: int = 1024
 
     def __post_init__(self) -> None:
-        self.background = tuple(int(c) for c in self.background)
-        if self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}")
-        if self.init not in INIT_STYLES:
-            raise ValueError(f"unknown init style {self.init!r}")
-        if self.threads < 0:
-            raise ValueError(f"threads must be 0 or more, got {self.threads}")
-        if self.eval_every < 0:
-            raise ValueError(f"eval_every must be 0 or more, got {self.eval_every}")
-        for name in ("epochs", "batch_size", "log_every", "eval_samples"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        """Validate every option, whether it came from the command line or a stored file."""
+        for f in fields(self):
+            what, fits = KINDS[f.type]
+            if not fits(getattr(self, f.name)):
+                raise ValueError(f"{flag(f.name)} must be {what}, got {shown(getattr(self, f.name))}")
+        self.background = tuple(self.background)
+        for name, choices in (("preset", PRESETS), ("init", INIT_STYLES), ("fit", FITS)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{flag(name)} must be one of {', '.join(choices)}, got "
+                                 f"{shown(getattr(self, name))}")
+        for name, low in (("threads", 0), ("eval_every", 0), ("epochs", 1), ("batch_size", 1),
+                          ("log_every", 1), ("eval_samples", 1), ("seed", SEEDS[0])):
+            if getattr(self, name) < low:
+                raise ValueError(f"{flag(name)} must be at least {low}, got {getattr(self, name)}")
+        if self.seed > SEEDS[1]:
+            raise ValueError(f"--seed must be at most {SEEDS[1]}, got {self.seed}")
+        if not self.lr > 0:
+            raise ValueError(f"--lr must be a positive number, got {self.lr}")
         for name in ("beta1", "beta2", "ema_decay"):
             if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+                raise ValueError(f"{flag(name)} must be in [0, 1), got {getattr(self, name)}")
         self.diffaugment = ",".join(parse_policy(self.diffaugment))  # validates, normalises
         self.model  # validates the architecture options
 
@@ -112,6 +151,9 @@ class TrainConfig:
         if not isinstance(d, dict):
             raise TypeError(f"expected a mapping of options, got {type(d).__name__}")
         names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names - set(INFORMATIVE))
+        if unknown:
+            raise ValueError(f"unknown option {shown(unknown[0])}")
         values = {k: v for k, v in d.items() if k in names}
         for name, renamed in FORMER_NAMES.items():
             if isinstance(values.get(name), str):
@@ -128,7 +170,26 @@ class TrainConfig:
         return cls(preset=preset, **values)
 
 
-def resolve_config(values: dict, given: set[str], stored: dict | None) -> TrainConfig:
+def stored_config(values, source) -> TrainConfig:
+    """The options a run stored in ``source`` (its config.json, its checkpoint), validated as
+    the command line's are; TrainError naming the option and the file otherwise."""
+    try:
+        return TrainConfig.from_dict(values)
+    except (TypeError, ValueError) as e:
+        raise TrainError(f"{source}: {e}") from None
+
+
+def identity_difference(a: TrainConfig, b: TrainConfig) -> str | None:
+    """The first option that a resumed run may not change on which ``a`` and ``b`` differ,
+    as "--seed 5 vs 3"; None when they describe the same run."""
+    one, other = a.to_dict(), b.to_dict()
+    for name in one:
+        if name not in RUNTIME and one[name] != other[name]:
+            return f"{flag(name)} {shown(one[name])} vs {shown(other[name])}"
+    return None
+
+
+def resolve_config(values: dict, given: set[str], stored: TrainConfig | None) -> TrainConfig:
     """The options of a run.  New run (``stored`` None): the preset, then ``values``, the
     training options (None where not set; a random seed when none is given).  Resumed run:
     the ``stored`` options, of which only the machine-side ones among the ``given`` names may
@@ -140,10 +201,7 @@ def resolve_config(values: dict, given: set[str], stored: dict | None) -> TrainC
             return TrainConfig.from_options(**values)
         except ValueError as e:
             raise TrainError(str(e)) from None
-    try:
-        current = TrainConfig.from_dict(stored).to_dict()
-    except (TypeError, ValueError) as e:
-        raise TrainError(f"the run's stored options are invalid: {e}") from None
+    current = stored.to_dict()
     names = sorted(given & set(values))
     # The options given, normalised as the run's stored ones were (a DiffAugment policy
     # "none" is stored as "", spaces dropped; a colour as a list): compare values, not spellings.
@@ -155,10 +213,9 @@ def resolve_config(values: dict, given: set[str], stored: dict | None) -> TrainC
     for name in names:
         new, old = new_values[name], current[name]
         if name not in RUNTIME and new != old:
-            flag = "--" + name.replace("_", "-")
             what = "architecture" if name in ARCHITECTURE else "training recipe"
             if name == "diffaugment":
                 new, old = new or "none", old or "none"
-            raise TrainError(f"cannot resume with {flag} {new}: the run was trained with {old} "
+            raise TrainError(f"cannot resume with {flag(name)} {new}: the run was trained with {old} "
                              f"(the {what} of a run is fixed; start a new run with another --out)")
     return asked

@@ -18,6 +18,10 @@ class CheckpointError(DcganError):
     """A checkpoint that is missing, unreadable, not ours, or does not fit the architecture."""
 
 
+class DamagedCheckpointError(CheckpointError):
+    """A checkpoint whose bytes differ from what was written (its zip CRCs do not match)."""
+
+
 class RunFolderError(DcganError):
     """An --out that cannot hold this run (not a run folder, not writable, nothing to resume)."""
 

@@ -2,26 +2,24 @@
 from __future__ import annotations
 
 import io
-import os
 
 import torch
 
-from dcgan.core.atomic import atomic_write_bytes
 from dcgan.core.images import encode_png, make_grid, to_uint8
 
 GRID_ROWS, GRID_COLS = 3, 7
 GRID_PADDING = 2  # pixels of white around every tile
 
 
-def save_grid(images: torch.Tensor, path: str | os.PathLike) -> None:
+def grid_png(images: torch.Tensor) -> bytes:
     """The first GRID_ROWS x GRID_COLS of (N, 3, H, W) images in [-1, 1] as one PNG, rounded
     as the exported model's images are."""
     tiles = to_uint8(images[: GRID_ROWS * GRID_COLS].detach().float().cpu().numpy())
     grid = make_grid(tiles, nrow=GRID_COLS, padding=GRID_PADDING, pad_value=255)
-    atomic_write_bytes(path, encode_png(grid))
+    return encode_png(grid)
 
 
-def save_loss_plot(history: list[dict], path: str | os.PathLike) -> None:
+def loss_plot_png(history: list[dict]) -> bytes:
     """Discriminator and generator loss per epoch, drawn off-screen (no display needed)."""
     # Figure + the Agg canvas directly: no pyplot global state, no backend switch for the caller.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -45,4 +43,4 @@ def save_loss_plot(history: list[dict], path: str | os.PathLike) -> None:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()

@@ -37,6 +37,11 @@ def is_run(out: Path) -> bool:
     return (out / CONFIG).is_file() or (out / CHECKPOINT).is_file()
 
 
+def is_unstarted_run(out: Path) -> bool:
+    """Options but no checkpoint: a run stopped (killed, out of disk) before its first one."""
+    return (out / CONFIG).is_file() and not (out / CHECKPOINT).exists()
+
+
 def check_run_folder(out: str | os.PathLike, resume: bool) -> Path:
     """Check, without creating anything, that ``out`` suits a new run (missing or empty) or,
     with ``resume``, holds one; raise RunFolderError otherwise."""
@@ -46,6 +51,8 @@ def check_run_folder(out: str | os.PathLike, resume: bool) -> Path:
     if resume:
         if not out.is_dir() or not is_run(out):
             raise RunFolderError(f"nothing to resume: {out} is not a run folder (no {CONFIG})")
+    elif is_unstarted_run(out):
+        pass  # nothing trained to lose: the new run replaces it (remove_unstarted_run)
     elif out.is_dir() and any(p for p in out.iterdir() if not _empty_samples(p)):
         if is_run(out):
             raise RunFolderError(f"{out} already holds a run: pass --resume to continue it, "
@@ -134,6 +141,9 @@ def read_config(out: Path) -> dict:
         config = json.loads((out / CONFIG).read_text())
     except (OSError, ValueError) as e:
         raise RunFolderError(f"{out / CONFIG}: unreadable ({e})") from None
+    except RecursionError:  # json's parser recurses once per nested array or object
+        raise RunFolderError(f"{out / CONFIG}: not a run's options (nested too deeply to "
+                             f"read)") from None
     # Valid JSON that is not an object (null, a list...) holds no options; reading null as
     # "no config" would start a brand-new default run in the user's folder.
     if not isinstance(config, dict):
@@ -150,10 +160,9 @@ def _json_kind(value) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def write_metrics(out: Path, history: list[dict]) -> None:
-    """Rewritten whole from the history, so it always agrees with the checkpoint's."""
-    text = "".join(json.dumps(row) + "\n" for row in history)
-    atomic_write_bytes(out / METRICS, text.encode())
+def metrics_jsonl(history: list[dict]) -> bytes:
+    """metrics.jsonl, made whole from the history, so it always agrees with the checkpoint's."""
+    return "".join(json.dumps(row) + "\n" for row in history).encode()
 
 
 def sample_path(out: Path, epoch: int) -> Path:

@@ -1,15 +1,23 @@
 """What the training loop writes into the run folder: at an epoch end the sample grid, the
 metrics, the loss plot and the checkpoint; for an epoch interrupted midway the checkpoint alone.
-Rank 0 writes; every rank learns whether that failed, so none waits for a dead peer."""
+Rank 0 writes; every rank learns whether that failed, so none waits for a dead peer.
+
+The files of a save are all written to temp files first, then the checkpoint is renamed into
+place, then the others: a failed write (a full disk) leaves the folder as the last save left
+it, and no sample grid or metrics row claims an epoch whose checkpoint is not on disk.
+"""
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import torch
 
+from dcgan.core.atomic import atomic_path
+
 from . import plots, run_folder
 from .checkpoint import FILENAME as CHECKPOINT
-from .checkpoint import atomic_save
+from .checkpoint import save_to
 from .distributed import Distributed
 from .errors import NonFiniteLossError, TrainError
 from .run_state import TrainingState, seed_for
@@ -45,16 +53,27 @@ class RunWriter:
         self.saved_at = f"epoch {state.epoch}, step {state.step}"
 
     def _write(self, state: TrainingState, rng: dict) -> None:
+        files = []
         if state.partial is None:
             with state.sampling() as sampler:
-                pictures = sampler(self.fixed_z)
-            plots.save_grid(pictures, run_folder.sample_path(self.out, state.epoch))
-            run_folder.write_metrics(self.out, state.history)
-            plots.save_loss_plot(state.history, self.out / run_folder.LOSS_PLOT)
-        atomic_save(state.checkpoint(self.dataset, rng), self.out / CHECKPOINT)
+                grid = plots.grid_png(sampler(self.fixed_z))
+            files = [(run_folder.sample_path(self.out, state.epoch), grid),
+                     (self.out / run_folder.METRICS, run_folder.metrics_jsonl(state.history)),
+                     (self.out / run_folder.LOSS_PLOT, plots.loss_plot_png(state.history))]
+        ckpt = state.checkpoint(self.dataset, rng)
+        # Each file goes to a temp file that is renamed on leaving the stack, last entered first:
+        # the checkpoint, entered last, is in place before the others; a failure anywhere
+        # removes every temp file not yet renamed.
+        with ExitStack() as stack:
+            for path, data in files:
+                with open(stack.enter_context(atomic_path(path)), "wb") as f:
+                    f.write(data)
+            with open(stack.enter_context(atomic_path(self.out / CHECKPOINT)), "wb") as f:
+                save_to(ckpt, f)
 
     def non_finite(self, what: str, epoch: int, step: int) -> NonFiniteLossError:
         kept = (f"the last good checkpoint ({self.saved_at}) is kept in {self.out}"
                 if self.saved_at else "no checkpoint was saved")
         return NonFiniteLossError(f"{what} became non-finite (NaN or inf) in epoch {epoch} by "
                                   f"step {step}; stopped, {kept}. Try a lower --lr.")
+

@@ -6,8 +6,10 @@ lifecycle around the training loop.
     config.json -> train -> on a failure, remove what a new run wrote
 
 Every check runs before the run folder is created, so a failed start leaves nothing behind;
-a new run that fails before its first checkpoint is removed, so the same command can run
-again.  Errors are typed (dcgan.train.errors); dcgan-train prints each as one line.
+a new run that fails before its first checkpoint is removed, and one that was killed before
+it (config.json, no checkpoint) is replaced, so the same command can run again.  On resume,
+config.json and the checkpoint are validated as the command line is, and must be one run's.
+Errors are typed (dcgan.train.errors); dcgan-train prints each as one line.
 """
 from __future__ import annotations
 
@@ -25,8 +27,8 @@ from dcgan.core.text import format_size
 
 from . import distributed, loop, run_folder
 from .checkpoint import FILENAME, load_checkpoint
-from .config import TrainConfig, resolve_config
-from .errors import CheckpointError, RunFolderError, TrainError
+from .config import TrainConfig, identity_difference, resolve_config, stored_config
+from .errors import CheckpointError, DamagedCheckpointError, RunFolderError, TrainError
 
 # Options of dcgan-train that are not training options of the run (never stored, never
 # compared on resume).
@@ -61,16 +63,20 @@ def start_training(out: Path, options: dict, given: set[str],
         dist, device = distributed.start(cfg.device)
         if dist.enabled:  # rank 0's random seed and default folder name for every rank
             cfg.seed, out = dist.gather((cfg.seed, out))[0]
+        replacing = dist.is_main and not resume and run_folder.is_unstarted_run(out)
         image_set, made_folder = _prepare(out, cfg, dist, device, resume, options["cache_dir"])
         _check_same_data(ckpt, image_set, cfg)
+        if image_set.source == str(Path(cfg.data).expanduser().resolve()):
+            cfg.data = image_set.source  # a folder or .zip: resumable from any working folder
         cfg.channels_last = loop.use_channels_last(cfg, device)
         if dist.is_main:
             # The options as resolved, plus where they ran (informative; not read back).
             run_folder.write_config(out, {**cfg.to_dict(), "resolved_device": str(device),
                                           "world_size": dist.world_size})
             where = f" on {dist.world_size} ranks" if dist.enabled else ""
+            replaced = " (replacing a run that had saved no checkpoint)" if replacing else ""
             announce(f"training on {len(image_set.images)} images from {image_set.name} on "
-                     f"{device}{where}; run folder {out}")
+                     f"{device}{where}; run folder {out}{replaced}")
         try:
             about = {"name": image_set.name, "fingerprint": image_set.fingerprint}
             result = loop.train(image_set.images, cfg, out, checkpoint=ckpt, dist=dist,
@@ -91,18 +97,33 @@ def start_training(out: Path, options: dict, given: set[str],
     return Outcome(out, cfg, result)
 
 
-def read_resume(out: Path) -> tuple[dict, dict | None]:
+def read_resume(out: Path) -> tuple[TrainConfig, dict | None]:
     """The stored options of the run in ``out``, and its checkpoint (None for a run stopped
-    before its first one, which starts again with its options)."""
+    before its first one, which starts again with its options).  Both files are validated,
+    and must describe the same run."""
     if not run_folder.is_run(out):
         raise RunFolderError(f"nothing to resume: {out} is not a run folder")
-    if not (out / FILENAME).is_file():
-        return run_folder.read_config(out), None
-    ckpt = load_checkpoint(out / FILENAME)
-    stored = ckpt.get("config")
-    if not isinstance(stored, dict) or "data" not in stored:  # None would read as "a new run"
-        raise CheckpointError(f"{out / FILENAME}: the checkpoint holds no run options")
-    return stored, ckpt
+    config_file, ckpt_file = out / run_folder.CONFIG, out / FILENAME
+    written = None
+    if config_file.is_file():
+        written = stored_config(run_folder.read_config(out), config_file)
+    if not ckpt_file.is_file():
+        return written, None
+    try:
+        ckpt = load_checkpoint(ckpt_file)
+    except DamagedCheckpointError as e:  # the file the last good state was written over
+        raise DamagedCheckpointError(f"{e}; the run's last good state cannot be recovered "
+                                     f"from it") from None
+    saved = ckpt.get("config")
+    if not isinstance(saved, dict) or "data" not in saved:  # None would read as "a new run"
+        raise CheckpointError(f"{ckpt_file}: the checkpoint holds no run options")
+    saved = stored_config(saved, ckpt_file)
+    differs = written and identity_difference(saved, written)
+    if differs:
+        raise CheckpointError(f"{ckpt_file} is not the checkpoint of the run in {config_file} "
+                              f"({differs}); put back the run's own checkpoint, or resume the "
+                              f"run it came from in its own folder")
+    return saved, ckpt
 
 
 def check_run(cfg: TrainConfig, n_images: int, world_size: int, device: torch.device) -> None:
@@ -136,6 +157,8 @@ def _prepare(out: Path, cfg: TrainConfig, dist: distributed.Distributed, device:
                 check_run(cfg, len(image_set.images), dist.world_size, device)
                 if dist.is_main:
                     made_folder = not out.exists()
+                    if not resume and run_folder.is_unstarted_run(out):
+                        run_folder.remove_unstarted_run(out, made_folder=False)
                     run_folder.create_run_folder(out)
             except DcganError as e:
                 error = e
