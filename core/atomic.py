@@ -72,7 +72,8 @@ def remove_stale_temps(folder: str | os.PathLike) -> int:
     return removed
 
 
-def _cannot_write(path: Path, e: OSError) -> OutputError:
+def cannot_write(path: str | os.PathLike, e: OSError) -> OutputError:
+    """The one wording of a failed write: the target named, the operating system's reason."""
     return OutputError(f"cannot write {path}: {e.strerror or e}")
 
 
@@ -87,7 +88,7 @@ def create_temp(final: str | os.PathLike, suffix: str = ".tmp") -> tuple[int, Pa
         except FileExistsError:
             continue
         except OSError as e:
-            raise _cannot_write(final, e) from None
+            raise cannot_write(final, e) from None
     raise OutputError(f"cannot write {final}: no free temp file name beside it")
 
 
@@ -116,7 +117,7 @@ class PendingFile:
             self.discard()
             if isinstance(e, OSError) and not isinstance(e, OutputError):
                 # e.g. a folder where the file should go: name the file, not the temp
-                raise _cannot_write(self.final, e) from None
+                raise cannot_write(self.final, e) from None
             raise
 
     def discard(self) -> None:
@@ -153,7 +154,7 @@ def commit_together(pending: "list[PendingFile]") -> None:
             p.discard()
         if isinstance(e, OSError) and not isinstance(e, OutputError):
             failed = next((p.final for p in pending if p not in done), pending[-1].final)
-            raise _cannot_write(failed, e) from None
+            raise cannot_write(failed, e) from None
         raise
     for _, keep in aside:
         _unlink_quietly(keep)
@@ -175,7 +176,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException as e:
         pending.discard()
         if isinstance(e, OSError) and not isinstance(e, OutputError):
-            raise _cannot_write(pending.final, e) from None
+            raise cannot_write(pending.final, e) from None
         raise
     pending.commit()
 

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import onnx
 from torch import nn
 
-from dcgan.core.atomic import PendingFile, check_writable_file
+from dcgan.core.atomic import PendingFile, cannot_write, check_writable_file
 from dcgan.core.metadata import merge
 from dcgan.train.model import recompute_batchnorm_stats
 
@@ -149,7 +149,7 @@ def _prepare(net: nn.Module, spec: NetSpec, out: Path, meta: dict[str, Any], opt
         try:
             save_model(model, pending.tmp)
         except OSError as e:
-            raise OutputError(f"cannot write {out}: {e.strerror or e}") from None
+            raise cannot_write(out, e) from None
         report = ExportReport(
             role=spec.role, path=out, opset=options.opset, exporter=EXPORTER,
             input_name=spec.input_name, input_shape=spec.input_shape(),

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from dcgan.core.atomic import PendingFile, atomic_path, atomic_write_bytes
+from dcgan.core.atomic import PendingFile, atomic_path, atomic_write_bytes, cannot_write
 from dcgan.core.errors import OutputError
 from dcgan.core.images import GridCanvas, encode_png, grid_size, make_grid
 
@@ -139,7 +139,7 @@ class NpyWriter:
         except BaseException as e:
             self._close_and_discard()
             if isinstance(e, OSError) and not isinstance(e, OutputError):
-                raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
+                raise cannot_write(self.path, e) from None
             raise
         return self
 
@@ -150,7 +150,7 @@ class NpyWriter:
         try:
             self._file.write(np.ascontiguousarray(images, dtype=np.uint8).data)
         except OSError as e:  # a full disk: ENOSPC (or EFBIG past a file size limit)
-            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
+            raise cannot_write(self.path, e) from None
         self.filled += len(images)
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -162,7 +162,7 @@ class NpyWriter:
                 try:
                     self._file.close()  # flushes: the last write can fail here
                 except OSError as e:
-                    raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
+                    raise cannot_write(self.path, e) from None
                 self._pending.commit()
                 committed = True
         finally:
