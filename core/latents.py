@@ -4,6 +4,12 @@ Each image has its own random generator, seeded by the image's seed, so the late
 s is the same whatever batch, chunk, shard or machine computes it (one RNG per seed, as
 NVlabs/edm's generate.py does). A single RNG for a whole batch would make image i depend on
 how many images came before it.
+
+A latent is numpy's ``default_rng(seed).standard_normal(latent_dim, dtype=float32)``; web/
+computes the same bits in JavaScript. Values beyond 3.654 come from the ziggurat's tail, which
+calls the C library's log1pf: web/ rounds it as GNU libc does, so the two agree wherever numpy
+runs on glibc; another C library may move such a value by one ulp (measured effect on the
+bundled model's images: benchmarks/latent_tails.py and the README).
 """
 from __future__ import annotations
 

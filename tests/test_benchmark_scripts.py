@@ -92,3 +92,14 @@ def test_training_benchmark_prints_ratio_and_share_of_peak(tmp_path):
     flops = out.split("FLOPs per image")[1]
     d2l, ours = (float(flops.split(key)[1].split()[0]) for key in ("d2l step ", "dcgan-train's step "))
     assert 0 < ours < d2l  # one generator forward for both updates, no D weight grads for G
+
+
+def test_latent_tails_finds_the_seeds_with_tail_values_and_counts_changed_images(tmp_path):
+    from dcgan.core.latents import latents_for_seeds
+
+    model = Path(__file__).resolve().parent / "fixtures" / "gen_tiny.onnx"  # latent 8
+    out = _run([str(BENCH / "latent_tails.py"), "--seeds", "3000", "--model", str(model)], tmp_path)
+    want = int((np.abs(latents_for_seeds(range(3000), 8)) > 3.6541529).any(axis=1).sum())
+    assert 0 < want and f": {want:,} hold a tail value" in out
+    lines = [line for line in out.splitlines() if line.startswith("one ulp")]
+    assert len(lines) == 2 and all(f"of {want:,} images change" in line for line in lines)
