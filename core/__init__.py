@@ -5,7 +5,7 @@ click alone (never torch, onnx or onnxruntime).
     atomic     files that appear whole or not at all; writable-path and free-space checks
     command    the click command class of every console script: one-line errors, signals
     text       one-line exception messages and byte sizes
-    images     the uint8 conversion, grids, PNG encoding
+    images     the uint8 conversion, premultiplied alpha, grids, previews, PNG encoding
     metadata   the schema of the ONNX metadata, its writer and its reader
     latents    the latent of a seed, and spherical walks between latents
     swd        multi-scale sliced Wasserstein distance

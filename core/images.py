@@ -3,6 +3,11 @@
 Every part of dcgan-edge that turns a network's floats into pixels, or pixels back into a
 network's input, does it here, so training samples, exported models and the runtimes round
 alike. Arrays are (N, H, W, C) uint8, C in 1-4; network tensors are (N, C, H, W) floats.
+
+Four channels are RGBA with premultiplied alpha (PREMULTIPLIED) in arrays and tensors alike:
+colour = straight colour x alpha, so every fully transparent pixel is (0, 0, 0, 0) and
+compositing over a background is exact, out = colour + background x (1 - alpha). Picture
+files hold straight alpha, as PNG defines it: ``unpremultiply`` on the way out.
 """
 from __future__ import annotations
 
@@ -38,6 +43,74 @@ def from_uint8(images: np.ndarray, dtype=np.float32) -> np.ndarray:
     """(N, H, W, C) uint8 -> (N, C, H, W) floats in [-1, 1]: what a discriminator scores."""
     x = np.asarray(images).transpose(0, 3, 1, 2).astype(np.float32) * (2.0 / 255.0) - 1.0
     return x.astype(dtype, copy=False)
+
+
+# -- alpha ------------------------------------------------------------------------------------
+
+CHANNELS = (1, 3, 4)  # the images dcgan-edge trains on: grey, RGB, RGBA (premultiplied)
+PREMULTIPLIED = "premultiplied"  # the name of the convention, as configs and metadata record it
+CHECKER = ((255, 255, 255), (204, 204, 204))  # the light and dark squares of a preview
+CHECKER_SQUARE = 8
+
+
+def _colour_alpha(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8 or pixels.ndim < 1 or pixels.shape[-1] != 4:
+        raise ValueError(f"expected uint8 RGBA (..., 4) pixels, got {pixels.dtype} {pixels.shape}")
+    return pixels[..., :3].astype(np.int32), pixels[..., 3:].astype(np.int32)
+
+
+def premultiply(straight: np.ndarray) -> np.ndarray:
+    """uint8 straight-alpha RGBA -> premultiplied: colour x alpha / 255 rounded to nearest,
+    exactly as Pillow converts RGBA to RGBa."""
+    colour, alpha = _colour_alpha(straight)
+    out = np.asarray(straight).copy()
+    out[..., :3] = (2 * colour * alpha + 255) // 510
+    return out
+
+
+def clamp_to_alpha(premultiplied: np.ndarray) -> np.ndarray:
+    """Colour limited to its alpha, the most a premultiplied pixel holds: a network's output
+    or a resampled image (filter overshoot at edges) can exceed it."""
+    _colour_alpha(premultiplied)
+    out = np.array(premultiplied, copy=True)
+    np.minimum(out[..., :3], out[..., 3:], out=out[..., :3])
+    return out
+
+
+def unpremultiply(premultiplied: np.ndarray) -> np.ndarray:
+    """uint8 premultiplied RGBA -> straight alpha, as PNG stores it: colour x 255 / alpha
+    rounded to nearest and clipped to 255 (a colour above its alpha); a pixel of alpha 0
+    becomes (0, 0, 0, 0)."""
+    colour, alpha = _colour_alpha(premultiplied)
+    straight = (2 * 255 * colour + alpha) // (2 * np.maximum(alpha, 1))
+    straight *= alpha > 0
+    out = np.asarray(premultiplied).copy()
+    out[..., :3] = np.minimum(straight, 255)
+    return out
+
+
+def composite(premultiplied: np.ndarray, background) -> np.ndarray:
+    """uint8 premultiplied RGBA over an opaque ``background`` (an RGB colour, or uint8 pixels
+    that broadcast to the image's) -> uint8 RGB: colour + background x (255 - alpha) / 255,
+    rounded to nearest and clipped."""
+    colour, alpha = _colour_alpha(premultiplied)
+    bg = np.asarray(background, dtype=np.int32)
+    out = colour + (2 * bg * (255 - alpha) + 255) // 510
+    return np.minimum(out, 255).astype(np.uint8)
+
+
+def checkerboard(height: int, width: int, square: int = CHECKER_SQUARE) -> np.ndarray:
+    """uint8 (height, width, 3) squares of CHECKER, the usual backdrop that shows transparency."""
+    ys, xs = np.arange(height) // square, np.arange(width) // square
+    dark = (ys[:, None] + xs[None, :]) % 2
+    return np.asarray(CHECKER, dtype=np.uint8)[dark]
+
+
+def over_checkerboard(premultiplied: np.ndarray, square: int = CHECKER_SQUARE) -> np.ndarray:
+    """An (H, W, 4) premultiplied image shown over a checkerboard: opaque (H, W, 3) uint8."""
+    h, w = np.asarray(premultiplied).shape[:2]
+    return composite(premultiplied, checkerboard(h, w, square))
 
 
 # -- grids ------------------------------------------------------------------------------------
@@ -83,6 +156,16 @@ def make_grid(images: np.ndarray, nrow: int = 7, padding: int = 2, pad_value: in
     canvas = GridCanvas(len(images), images.shape[1:], nrow, padding, pad_value)
     canvas.paste(images)
     return canvas.pixels
+
+
+def picture_grid(images: np.ndarray, nrow: int = 7, padding: int = 2,
+                 pad_value: int = 0) -> np.ndarray:
+    """The grid a picture file holds of uint8 (n, h, w, C) images: for 1 or 3 channels,
+    make_grid's; for 4 (premultiplied), transparent gaps and straight alpha, as PNG stores it."""
+    images = np.asarray(images)
+    if images.shape[-1] != 4:
+        return make_grid(images, nrow, padding, pad_value)
+    return unpremultiply(make_grid(images, nrow, padding, 0))
 
 
 # -- PNG --------------------------------------------------------------------------------------

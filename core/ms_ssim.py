@@ -2,7 +2,7 @@
 
     ms_ssim_diversity(fake)          # mean MS-SSIM of random pairs: higher = less diverse
 
-Images are uint8 (N, S, S, 3).
+Images are uint8 (N, S, S, C), C in 1, 3, 4.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def ms_ssim_scales(size: int) -> int:
 
 
 def ms_ssim(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """MS-SSIM of image pairs: uint8 (P, S, S, 3) each -> float64 (P,), averaged over channels.
+    """MS-SSIM of image pairs: uint8 (P, S, S, C) each -> float64 (P,), averaged over channels.
 
     SSIM per channel with an 11x11 Gaussian window (sigma 1.5), 2x2 average pooling between
     scales, and Wang et al.'s scale weights cut to the scales the image allows and renormalised.

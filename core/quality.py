@@ -24,7 +24,8 @@ def score(real, fake, *, seed: int = 0, pairs: int = 1000, noise: bool = False) 
         "floor_n": len(real) // 2,
     }
     if noise:
-        noise_desc = descriptors(uniform_noise(len(fake), real.shape[1], seed), seed=seed)
+        noise_images = uniform_noise(len(fake), real.shape[1], seed, real.shape[3])
+        noise_desc = descriptors(noise_images, seed=seed)
         out["noise"] = swd_from_descriptors(real_desc, noise_desc, res, seed=seed).as_dict()
     out["diversity"] = {
         "samples": ms_ssim_diversity(fake, pairs, seed),

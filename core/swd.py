@@ -5,14 +5,17 @@ and dcgan-score, which needs no pretrained network.
     swd(real, fake, seed=0)          # SWDResult(resolutions=(64, 32, 16), levels=(...), mean=...)
     real_floor(real, seed=0)         # SWD between two disjoint random halves of the real set
 
-Images are uint8 (N, S, S, 3) with S a power of two >= 16 (64 for this project).
+Images are uint8 (N, S, S, C) with S a power of two >= 16 and C in 1, 3, 4 (grey, RGB, RGBA
+with premultiplied alpha: each channel is one more plane of the descriptors, so RGBA is compared
+on its 4 channels, alpha included, as stored).
 
 Sliced Wasserstein distance follows Karras et al. 2018 (Progressive GAN, section 5 and
 appendix D) and the habits of its reference code:
 - a Laplacian pyramid built with the 5-tap binomial filter [1, 4, 6, 4, 1]/16 and reflect-101
   borders (as cv2.pyrDown/pyrUp); one level per resolution from S down to 16, the coarsest
   being the Gaussian residual;
-- 128 random 7x7 neighbourhoods per image and level, each a 7*7*3 = 147-number descriptor;
+- 128 random 7x7 neighbourhoods per image and level, each a 7*7*C-number descriptor (147 for
+  RGB);
 - each descriptor set normalised per colour channel by its own mean and std (so a set that is
   only darker or of lower contrast than the real one, uniformly at a level, is not penalised
   there: the figure compares the shapes of local structure);
@@ -33,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from .images import CHANNELS
 
 MIN_RESOLUTION = 16
 NHOOD_SIZE = 7
@@ -74,8 +79,10 @@ def pyramid_resolutions(size: int) -> tuple[int, ...]:
 
 def check_images(images, what: str = "images", min_count: int = 1) -> np.ndarray:
     a = np.asarray(images)
-    if a.dtype != np.uint8 or a.ndim != 4 or a.shape[3] != 3 or a.shape[1] != a.shape[2]:
-        raise ValueError(f"{what} must be uint8 (N, S, S, 3), got {a.dtype} {a.shape}")
+    if (a.dtype != np.uint8 or a.ndim != 4 or a.shape[3] not in CHANNELS
+            or a.shape[1] != a.shape[2]):
+        raise ValueError(f"{what} must be uint8 (N, S, S, C) with C in 1, 3, 4, got {a.dtype} "
+                         f"{a.shape}")
     if len(a) < min_count:
         raise ValueError(f"{what}: need at least {min_count} images, got {len(a)}")
     return a
@@ -112,7 +119,7 @@ def _pyr_up(x: np.ndarray) -> np.ndarray:
 
 
 def laplacian_pyramid(images: np.ndarray, levels: int) -> list[np.ndarray]:
-    """uint8 (N, S, S, 3) -> float32 (N, 3, s, s) per level; the last is the Gaussian residual."""
+    """uint8 (N, S, S, C) -> float32 (N, C, s, s) per level; the last is the Gaussian residual."""
     g = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32)
     out = []
     for _ in range(levels - 1):
@@ -132,7 +139,7 @@ def neighbourhood_positions(n: int, size: int, seed: int, level: int) -> np.ndar
 
 
 def _normalise(desc: np.ndarray) -> np.ndarray:
-    """(M, 3, 7, 7) -> (M, 147) float32 in place: each colour channel to zero mean, unit std."""
+    """(M, C, 7, 7) -> (M, 49 C) float32 in place: each channel to zero mean, unit std."""
     mean = desc.mean(axis=(0, 2, 3), keepdims=True)
     std = desc.std(axis=(0, 2, 3), keepdims=True)
     std[std == 0] = 1.0  # a flat channel stays all zeros
@@ -142,20 +149,20 @@ def _normalise(desc: np.ndarray) -> np.ndarray:
 
 
 def descriptors(images, *, seed: int = 0) -> list[np.ndarray]:
-    """Normalised (N*128, 147) float32 descriptors of a set, one array per pyramid level."""
+    """Normalised (N*128, 49 C) float32 descriptors of a set, one array per pyramid level."""
     images = check_images(images)
-    n, size = len(images), images.shape[1]
+    n, size, c = len(images), images.shape[1], images.shape[3]
     res = pyramid_resolutions(size)
     positions = [neighbourhood_positions(n, r, seed, lvl) for lvl, r in enumerate(res)]
-    raw = [np.empty((n, NHOODS_PER_IMAGE, 3, NHOOD_SIZE, NHOOD_SIZE), np.float32) for _ in res]
+    raw = [np.empty((n, NHOODS_PER_IMAGE, c, NHOOD_SIZE, NHOOD_SIZE), np.float32) for _ in res]
     for start in range(0, n, _IMAGE_CHUNK):
         stop = min(start + _IMAGE_CHUNK, n)
         rows = np.arange(stop - start)[:, None]
         for lvl, band in enumerate(laplacian_pyramid(images[start:stop], len(res))):
             windows = sliding_window_view(band, (NHOOD_SIZE, NHOOD_SIZE), axis=(2, 3))
             y, x = positions[lvl][start:stop, :, 0], positions[lvl][start:stop, :, 1]
-            raw[lvl][start:stop] = windows[rows, :, y, x]  # (n, 128, 3, 7, 7)
-    return [_normalise(r.reshape(-1, 3, NHOOD_SIZE, NHOOD_SIZE)) for r in raw]
+            raw[lvl][start:stop] = windows[rows, :, y, x]  # (n, 128, C, 7, 7)
+    return [_normalise(r.reshape(-1, c, NHOOD_SIZE, NHOOD_SIZE)) for r in raw]
 
 
 # -- sliced Wasserstein -------------------------------------------------------------------------
@@ -211,7 +218,7 @@ def swd_from_descriptors(desc_a: list[np.ndarray], desc_b: list[np.ndarray], res
 
 
 def swd(a, b, *, seed: int = 0) -> SWDResult:
-    """Multi-scale SWD (x10^3 per level) between two uint8 (N, S, S, 3) sets of the same S."""
+    """Multi-scale SWD (x10^3 per level) between two uint8 (N, S, S, C) sets of the same S, C."""
     a, b = check_images(a, "first set"), check_images(b, "second set")
     if a.shape[1:] != b.shape[1:]:
         raise ValueError(f"image shapes differ: {a.shape[1:]} and {b.shape[1:]}")
@@ -235,6 +242,7 @@ def real_floor(real, seed: int = 0) -> SWDResult:
     return swd(real[first], real[second], seed=seed)
 
 
-def uniform_noise(n: int, size: int = 64, seed: int = 0) -> np.ndarray:
-    """uint8 (n, size, size, 3) uniform noise: the far end of the SWD scale."""
-    return np.random.default_rng([seed, STREAM_NOISE]).integers(0, 256, (n, size, size, 3), np.uint8)
+def uniform_noise(n: int, size: int = 64, seed: int = 0, channels: int = 3) -> np.ndarray:
+    """uint8 (n, size, size, channels) uniform noise: the far end of the SWD scale."""
+    shape = (n, size, size, channels)
+    return np.random.default_rng([seed, STREAM_NOISE]).integers(0, 256, shape, np.uint8)

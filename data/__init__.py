@@ -3,6 +3,7 @@ synthetic shapes, decoded once into a uint8 array and cached on disk (numpy and 
 
     from dcgan.data import load_dataset
     ds = load_dataset("pokemon")          # ds.images: uint8 (N, 64, 64, 3)
+    load_dataset("sprites/", image_size=32, channels=4)  # (N, 32, 32, 4), premultiplied RGBA
 
     sources    where image files come from, and the download
     decode     one file's bytes to a square uint8 image

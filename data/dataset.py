@@ -1,7 +1,7 @@
 """Training data: any supported source decoded once into a uint8 array, cached on disk.
 
     ds = load_dataset("pokemon")          # or a folder, a .zip, "fake", "fake:N"
-    ds.images                             # uint8 (N, 64, 64, 3), C-contiguous
+    ds.images                             # uint8 (N, 64, 64, C), C-contiguous (C: 1, 3 or 4)
     ds.fingerprint                        # sha256 hex of the content + decoding options
 
 The array is what every epoch reads: no PIL work after the first load. Normalising to
@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from dcgan.core.atomic import atomic_write
 from dcgan.core.errors import OutputError
 
-from .decode import FITS, DecodeOptions, decode_image
+from .decode import CHANNELS, FITS, DecodeOptions, decode_image
 from .sources import (
     POKEMON_SHA1,
     POKEMON_URL,
@@ -58,7 +58,7 @@ _NAMES_IN_WARNING = 3
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == is not a bool
 class ImageSet:
-    images: np.ndarray  # uint8 (N, size, size, 3), C-contiguous
+    images: np.ndarray  # uint8 (N, size, size, channels), C-contiguous; 4: premultiplied RGBA
     # "pokemon", "folder:<folder name>", "zip:<file name>", "fake", "fake:N": never a whole
     # path, since the name travels into checkpoints and exported models that others receive
     name: str
@@ -77,7 +77,10 @@ def default_cache_dir() -> Path:
     return Path(base).expanduser() / "dcgan-edge"
 
 
-def _options(image_size, fit, background) -> DecodeOptions:
+def _options(image_size, fit, background, channels) -> DecodeOptions:
+    if channels not in CHANNELS:
+        raise DataError(f"channels must be one of {', '.join(map(str, CHANNELS))}, "
+                        f"not {channels!r}")
     if fit not in FITS:
         raise DataError(f"fit must be one of {', '.join(FITS)}, not {fit!r}")
     if not isinstance(image_size, int) or not 4 <= image_size <= 1024:
@@ -88,7 +91,7 @@ def _options(image_size, fit, background) -> DecodeOptions:
         bg = ()
     if len(bg) != 3 or not all(0 <= c <= 255 for c in bg):
         raise DataError(f"background must be three integers 0-255 (R, G, B), not {background!r}")
-    return DecodeOptions(size=image_size, fit=fit, background=bg)
+    return DecodeOptions(size=image_size, fit=fit, background=bg, channels=channels)
 
 
 def _fake(spec: str, opts: DecodeOptions) -> ImageSet:
@@ -96,7 +99,7 @@ def _fake(spec: str, opts: DecodeOptions) -> ImageSet:
     if not count_text.isdigit() or not 1 <= int(count_text) <= MAX_COUNT:
         raise DataError(f"fake:N needs N from 1 to {MAX_COUNT}, not {count_text!r}")
     count = int(count_text)
-    images = fake_images(count, opts.size, opts.background)
+    images = fake_images(count, opts.size, opts.background, opts.channels)
     # Hash the pixels themselves: honest even if the drawing code changes.
     key = {k: v for k, v in opts.key().items() if k != "fit"}  # fit does not apply to shapes
     digest = hashlib.sha256(b"fake\0" + json.dumps(key, sort_keys=True).encode())
@@ -130,7 +133,7 @@ def _fingerprint(files: ImageFiles, opts: DecodeOptions,
 def _decode_all(files: ImageFiles, unreadable: list[str | None], opts: DecodeOptions,
                 progress: bool) -> tuple[np.ndarray, list[int]]:
     """Decode every file; return the images that decoded and the indices of those that did not."""
-    out = np.empty((len(files.names), opts.size, opts.size, 3), dtype=np.uint8)
+    out = np.empty((len(files.names), opts.size, opts.size, opts.channels), dtype=np.uint8)
     ok = np.zeros(len(files.names), dtype=bool)
     with files.reader() as read, _bar(files.names, "decoding images", "img", progress) as names:
         for i, _ in enumerate(names):
@@ -160,7 +163,7 @@ def _read_cache(path: Path, files: ImageFiles, opts: DecodeOptions):
     except Exception as e:  # noqa: BLE001  torn/foreign file: decode again and overwrite it
         log.debug("ignoring unusable cache file %s: %s", path, e)
         return None
-    expected = (len(files.names) - len(skipped), opts.size, opts.size, 3)
+    expected = (len(files.names) - len(skipped), opts.size, opts.size, opts.channels)
     if images.dtype != np.uint8 or images.shape != expected:
         return None
     if not all(0 <= i < len(files.names) for i in skipped):
@@ -234,6 +237,7 @@ def load_dataset(
     background: tuple[int, int, int] = (255, 255, 255),
     fit: str = "stretch",
     image_size: int = 64,
+    channels: int = 3,
     url: str | None = None,
     sha1: str | None = None,
     progress: bool = True,
@@ -244,8 +248,10 @@ def load_dataset(
     ``./pokemon`` for that. ``url``/``sha1`` (else $DCGAN_POKEMON_URL/$DCGAN_POKEMON_SHA1)
     replace the pokemon download's address and checksum. ``fit``: "stretch" (what the d2l
     chapter does) or "pad" (pad to a square with ``background``, keeping the aspect ratio).
+    ``channels``: 3 (RGB), 1 (grey) or 4 (RGBA, premultiplied; transparency and padding stay
+    transparent and ``background`` is unused: see decode.py).
     """
-    opts = _options(image_size, fit, background)
+    opts = _options(image_size, fit, background, channels)
     spec = str(spec).strip()
     if not spec:
         raise DataError("no dataset given: use a folder, a .zip, 'pokemon' or 'fake'")

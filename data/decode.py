@@ -1,8 +1,14 @@
-"""Decode one image file's bytes into a square uint8 RGB array.
+"""Decode one image file's bytes into a square uint8 array of 1, 3 or 4 channels.
 
 Pure Pillow + numpy (no torch), so decoding can run anywhere and is easy to test.
-Every input ends up as an opaque (size, size, 3) array: transparency is composited over a
-background colour first, then the picture is stretched or padded to a square and resized.
+For 1 and 3 channels every input ends up opaque: transparency is composited over a background
+colour first, then the picture is stretched or padded to a square, resized, and for 1 channel
+turned to grey (ITU-R 601 luma, as Pillow's "L"). For 4 channels transparency is kept:
+palette transparency and colour keys become alpha, an image without alpha gets an opaque one,
+padding is transparent, and the result is RGBA with premultiplied alpha (dcgan.core.images):
+Pillow converts to "RGBa" (colour x alpha / 255, rounded to nearest) before resizing, so
+resampling mixes colours weighted by their alpha, and the colour is then clamped to the alpha
+where the filter's overshoot exceeded it. Every fully transparent pixel is (0, 0, 0, 0).
 """
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from dcgan.core.images import CHANNELS, clamp_to_alpha
 
 # Bump when decoding changes the pixels of common files: it is part of the dataset's
 # fingerprint, so a bump makes every run refuse to resume on the same images. A fix that
@@ -41,25 +49,32 @@ class DecodeOptions:
 
     size: int = 64
     fit: str = "stretch"
-    background: tuple[int, int, int] = (255, 255, 255)
+    background: tuple[int, int, int] = (255, 255, 255)  # unused by 4 channels
+    channels: int = 3
 
     def key(self) -> dict:
-        """Plain-JSON form, hashed into the dataset fingerprint."""
-        return {
-            "decoder": DECODER_VERSION,
-            "size": self.size,
-            "fit": self.fit,
-            "background": list(self.background),
-        }
+        """Plain-JSON form, hashed into the dataset fingerprint.  RGB has the key of the
+        versions before grey and RGBA (no "channels"), so the fingerprints stored in their
+        checkpoints still match; 4 channels have no background to name."""
+        key = {"decoder": DECODER_VERSION, "size": self.size, "fit": self.fit}
+        if self.channels != 4:
+            key["background"] = list(self.background)
+        if self.channels != 3:
+            key["channels"] = self.channels
+        return key
+
+
+def _wide_grey_to_8_bits(im: Image.Image) -> Image.Image:
+    if im.mode not in _WIDE_GREY_MODES:
+        return im
+    # 16-bit grey PNGs: scaled to 8 bits by the format's range, never by the image's own
+    # maximum (a dark image would come out up to 257x too bright); convert() would clip.
+    grey = np.asarray(im, dtype=np.float64)
+    return Image.fromarray(np.clip(grey * _16_TO_8 + 0.5, 0, 255).astype(np.uint8), "L")
 
 
 def _flatten(im: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     """Return (RGB image, alpha mask or None). Handles palette/grey/RGB colour keys too."""
-    if im.mode in _WIDE_GREY_MODES:
-        # 16-bit grey PNGs: scaled to 8 bits by the format's range, never by the image's own
-        # maximum (a dark image would come out up to 257x too bright); convert() would clip.
-        grey = np.asarray(im, dtype=np.float64)
-        im = Image.fromarray(np.clip(grey * _16_TO_8 + 0.5, 0, 255).astype(np.uint8), "L")
     if im.mode in _ALPHA_MODES or "transparency" in im.info:
         # convert() turns a palette transparency index or an RGB/L colour key into alpha.
         rgba = im.convert("RGBA")
@@ -77,13 +92,7 @@ def _resample_filter(src: tuple[int, int], size: int) -> Image.Resampling:
     return Image.Resampling.LANCZOS if max(src) > size else Image.Resampling.BICUBIC
 
 
-def decode_image(data: bytes, opts: DecodeOptions) -> np.ndarray:
-    """Decode ``data`` (one image file) into a C-contiguous uint8 array (size, size, 3).
-
-    Raises whatever Pillow raises for a bad file (OSError, SyntaxError, ValueError, ...);
-    the caller decides that the file is unreadable and skips it.
-    """
-    size = opts.size
+def _open(data: bytes, size: int) -> Image.Image:
     with Image.open(io.BytesIO(data), formats=_FORMATS) as im:
         # Animated GIF/WebP: Image.open is positioned on the first frame already.
         if im.format in ("JPEG", "MPO"):
@@ -91,7 +100,40 @@ def decode_image(data: bytes, opts: DecodeOptions) -> np.ndarray:
             im.draft(None, (size, size))
         if im.format in ("JPEG", "MPO", "WEBP"):
             im = ImageOps.exif_transpose(im)
-        rgb, alpha = _flatten(im)
+        im.load()
+        return _wide_grey_to_8_bits(im)
+
+
+def _resized(im: Image.Image, size: int) -> Image.Image:
+    if im.size == (size, size):
+        return im
+    # reducing_gap: a cheap integer box reduction first for huge photos; at 3.0 the result
+    # is indistinguishable from a full Lanczos pass (Pillow's documentation).
+    return im.resize((size, size), _resample_filter(im.size, size), reducing_gap=3.0)
+
+
+def _decode_rgba(im: Image.Image, opts: DecodeOptions) -> np.ndarray:
+    rgba = im.convert("RGBA")  # palette transparency and colour keys included
+    w, h = rgba.size
+    if opts.fit == "pad" and w != h:
+        side = max(w, h)
+        canvas = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+        canvas.paste(rgba, ((side - w) // 2, (side - h) // 2))  # a copy, alpha included
+        rgba = canvas
+    premultiplied = _resized(rgba.convert("RGBa"), opts.size)
+    return clamp_to_alpha(np.asarray(premultiplied, dtype=np.uint8))
+
+
+def decode_image(data: bytes, opts: DecodeOptions) -> np.ndarray:
+    """Decode ``data`` (one image file) into a C-contiguous uint8 array (size, size, channels).
+
+    Raises whatever Pillow raises for a bad file (OSError, SyntaxError, ValueError, ...);
+    the caller decides that the file is unreadable and skips it.
+    """
+    im = _open(data, opts.size)
+    if opts.channels == 4:
+        return np.ascontiguousarray(_decode_rgba(im, opts))
+    rgb, alpha = _flatten(im)
 
     w, h = rgb.size
     if opts.fit == "pad" and w != h:
@@ -104,8 +146,6 @@ def decode_image(data: bytes, opts: DecodeOptions) -> np.ndarray:
         canvas.paste(rgb, (0, 0), alpha)  # straight-alpha blend: rgb * a + bg * (1 - a)
         rgb = canvas
 
-    if rgb.size != (size, size):
-        # reducing_gap: a cheap integer box reduction first for huge photos; at 3.0 the
-        # result is indistinguishable from a full Lanczos pass (Pillow's documentation).
-        rgb = rgb.resize((size, size), _resample_filter(rgb.size, size), reducing_gap=3.0)
-    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+    if opts.channels == 1:
+        return np.ascontiguousarray(np.asarray(_resized(rgb.convert("L"), opts.size))[..., None])
+    return np.ascontiguousarray(np.asarray(_resized(rgb, opts.size), dtype=np.uint8))

@@ -1,4 +1,5 @@
-"""The ``fake`` dataset: coloured shapes on a plain background, for smoke tests.
+"""The ``fake`` dataset: coloured shapes on a plain (or, for RGBA, transparent) background, for
+smoke tests.
 
 Deterministic (a fixed seed), needs no files, and has enough structure (a few colours, three
 shape families, varied size and position) that a small GAN visibly learns it in minutes.
@@ -42,13 +43,23 @@ def _draw_one(draw: ImageDraw.ImageDraw, rng: np.random.Generator, side: int) ->
         draw.polygon(corners, fill=fill)
 
 
-def fake_images(count: int, size: int, background: tuple[int, int, int]) -> np.ndarray:
-    """``count`` images, uint8 (count, size, size, 3); image i is the same on every call."""
+def fake_images(count: int, size: int, background: tuple[int, int, int],
+                channels: int = 3) -> np.ndarray:
+    """``count`` images, uint8 (count, size, size, channels); image i is the same on every
+    call.  3 channels: shapes on ``background``; 1: the same in grey; 4: opaque shapes on a
+    transparent background, premultiplied, as decode.py makes RGBA images."""
     rng = np.random.default_rng(_SEED)
-    out = np.empty((count, size, size, 3), dtype=np.uint8)
+    out = np.empty((count, size, size, channels), dtype=np.uint8)
     big = size * _SUPERSAMPLE
     for i in range(count):
-        canvas = Image.new("RGB", (big, big), background)
-        _draw_one(ImageDraw.Draw(canvas), rng, big)
-        out[i] = np.asarray(canvas.resize((size, size), Image.Resampling.BOX))
+        if channels == 4:  # drawn straight, box-filtered premultiplied: exact antialiasing
+            canvas = Image.new("RGBA", (big, big), (0, 0, 0, 0))
+            _draw_one(ImageDraw.Draw(canvas), rng, big)
+            small = canvas.convert("RGBa").resize((size, size), Image.Resampling.BOX)
+        else:
+            canvas = Image.new("RGB", (big, big), background)
+            _draw_one(ImageDraw.Draw(canvas), rng, big)
+            small = canvas.resize((size, size), Image.Resampling.BOX)
+            small = small.convert("L") if channels == 1 else small
+        out[i] = np.asarray(small).reshape(size, size, channels)
     return out

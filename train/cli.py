@@ -69,8 +69,14 @@ class TrainCommand(OneLineErrors):
               help="Weight init: d2l = every parameter N(0, 0.02); dcgan = BN scale N(1, 0.02), "
                    "shift 0. [default: preset]")
 @click.option("--latent-dim", type=click.IntRange(min=1), default=100, metavar="N")
+@click.option("--image-size", type=int, default=64, metavar="S",
+              help="Side of the square images: 32, 64, 128 or 256 pixels (each doubling adds "
+                   "one stride-2 stage to both networks).")
+@click.option("--channels", type=int, default=3, metavar="C",
+              help="1 (grey), 3 (RGB) or 4 (RGBA: transparency is kept, as premultiplied "
+                   "alpha, instead of composited over --background).")
 @click.option("--g-width", type=click.IntRange(min=1), default=64, metavar="N",
-              help="Generator channels before the RGB layer.")
+              help="Generator channels before the image layer.")
 @click.option("--d-width", type=click.IntRange(min=1), default=64, metavar="N",
               help="Discriminator channels after its first layer.")
 @click.option("--seed", type=click.IntRange(*SEEDS), metavar="N",
@@ -90,7 +96,7 @@ class TrainCommand(OneLineErrors):
 @click.option("--fit", type=click.Choice(FITS), default="stretch",
               help="Make images square by stretching (as the d2l chapter does) or padding.")
 @click.option("--background", type=Background(), default="255,255,255", metavar="R,G,B",
-              help="Colour behind transparent pixels and padding.")
+              help="Colour behind transparent pixels and padding (--channels 1 and 3).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Where downloads and decoded arrays are cached. [default: ~/.cache/dcgan-edge]")
 @click.option("--device", default="auto", metavar="NAME",

@@ -17,7 +17,7 @@ from dcgan.data.decode import FITS
 
 from .augment import parse_policy
 from .errors import TrainError
-from .model import INIT_STYLES, ModelConfig
+from .model import CHANNELS, IMAGE_SIZES, INIT_STYLES, ModelConfig
 
 _PLAIN = {"flip": False, "ema": False, "diffaugment": ""}
 PRESETS: dict[str, dict] = {
@@ -32,12 +32,12 @@ DEFAULT_PRESET = "small-data"
 FORMER_NAMES = {"preset": {"seed": "d2l"}, "init": {"seed": "d2l"}}
 
 # Options that fix the shape of the networks: a resumed run must keep them.
-ARCHITECTURE = ("latent_dim", "g_width", "d_width")
+ARCHITECTURE = ("latent_dim", "g_width", "d_width", "image_size", "channels")
 # Options that change how the machine computes, not what is learned: free to change on resume.
 RUNTIME = ("epochs", "device", "amp", "channels_last", "compile", "sync_bn", "threads",
            "log_every", "data", "eval_every", "eval_samples")
 # Written into config.json beside the options, to be read by people; never read back.
-INFORMATIVE = ("resolved_device", "world_size")
+INFORMATIVE = ("resolved_device", "world_size", "alpha")
 SEEDS = (0, 2**32 - 1)
 
 
@@ -95,6 +95,8 @@ class TrainConfig:
     latent_dim: int = 100
     g_width: int = 64
     d_width: int = 64
+    image_size: int = 64  # one of model.IMAGE_SIZES
+    channels: int = 3  # 1 grey, 3 RGB, 4 RGBA (premultiplied alpha; --background unused)
     # machine
     device: str = "auto"
     amp: bool = False
@@ -114,10 +116,11 @@ class TrainConfig:
             if not fits(getattr(self, f.name)):
                 raise ValueError(f"{flag(f.name)} must be {what}, got {shown(getattr(self, f.name))}")
         self.background = tuple(self.background)
-        for name, choices in (("preset", PRESETS), ("init", INIT_STYLES), ("fit", FITS)):
+        for name, choices in (("preset", PRESETS), ("init", INIT_STYLES), ("fit", FITS),
+                              ("image_size", IMAGE_SIZES), ("channels", CHANNELS)):
             if getattr(self, name) not in choices:
-                raise ValueError(f"{flag(name)} must be one of {', '.join(choices)}, got "
-                                 f"{shown(getattr(self, name))}")
+                raise ValueError(f"{flag(name)} must be one of {', '.join(map(str, choices))}, "
+                                 f"got {shown(getattr(self, name))}")
         for name, low in (("threads", 0), ("eval_every", 0), ("epochs", 1), ("batch_size", 1),
                           ("log_every", 1), ("eval_samples", 1), ("seed", SEEDS[0])):
             if getattr(self, name) < low:
@@ -139,7 +142,8 @@ class TrainConfig:
 
     @property
     def model(self) -> ModelConfig:
-        return ModelConfig(latent_dim=self.latent_dim, g_width=self.g_width, d_width=self.d_width)
+        return ModelConfig(latent_dim=self.latent_dim, g_width=self.g_width, d_width=self.d_width,
+                           channels=self.channels, image_size=self.image_size)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -198,9 +202,13 @@ def resolve_config(values: dict, given: set[str], stored: TrainConfig | None) ->
         if values.get("seed") is None:
             values = {**values, "seed": secrets.randbits(31)}
         try:
-            return TrainConfig.from_options(**values)
+            cfg = TrainConfig.from_options(**values)
         except ValueError as e:
             raise TrainError(str(e)) from None
+        if cfg.channels == 4 and "background" in given:
+            raise TrainError("--background applies to --channels 1 and 3; a --channels 4 run "
+                             "keeps transparency, padding included, as alpha")
+        return cfg
     current = stored.to_dict()
     names = sorted(given & set(values))
     # The options given, normalised as the run's stored ones were (a DiffAugment policy

@@ -6,6 +6,13 @@ is rounded to uint8 as the exported model's is, and compared on the CPU.  The re
 halves of them) is computed once per run; each evaluation then draws ``samples`` images from
 fixed latents, so successive figures differ only by what the generator learned.  Nothing here
 touches the training random streams: resuming stays exact.
+
+Grey and RGB are compared on their channels.  RGBA is compared on its 4 premultiplied channels
+directly, real and generated alike (the generator's colour clamped to its alpha, as every
+picture of it is): alpha is one more plane of the descriptors, so a silhouette that is wrong
+counts even where a composite over one background would hide it (an opaque pixel of the
+background's colour looks transparent).  No background enters the figure; RGBA figures are
+read against their own real-vs-real floor, not against those of RGB runs.
 """
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dcgan.core.images import to_uint8
+from dcgan.core.images import clamp_to_alpha, to_uint8
 from dcgan.core.swd import descriptors, pyramid_resolutions, swd, swd_from_descriptors
 
 _CHUNK = 128  # latents per generator call
@@ -50,6 +57,8 @@ class SWDEvaluator:
             to_uint8(generator(z.to(self.device)).float().cpu().numpy())
             for z in self.latents.split(_CHUNK)
         ])
+        if fake.shape[-1] == 4:
+            fake = clamp_to_alpha(fake)
         generator.train(was_training)
         result = swd_from_descriptors(self._real_desc, descriptors(fake, seed=self.seed),
                                       self.resolutions, seed=self.seed)

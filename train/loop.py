@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from .config import TrainConfig
 from .distributed import Distributed, resolve_device
+from .errors import TrainError
 from .evaluation import SWDEvaluator
 from .run_state import TrainingState, seed_for
 from .run_writer import RunWriter
@@ -66,11 +67,15 @@ def train(
 ) -> TrainResult:
     """Train to ``cfg.epochs`` epochs in total, from scratch or from ``checkpoint``.
 
-    ``images``: (N, 64, 64, 3) uint8.  Returns when done or when SIGINT/SIGTERM asked it to
-    stop (after saving); raises NonFiniteLossError, leaving the last good checkpoint alone.
+    ``images``: (N, S, S, C) uint8 with S, C = cfg.image_size, cfg.channels (RGBA
+    premultiplied).  Returns when done or when SIGINT/SIGTERM asked it to stop (after
+    saving); raises NonFiniteLossError, leaving the last good checkpoint alone.
     ``progress``: None shows a bar only on a terminal and a line per epoch; False shows
     nothing.  ``on_step`` is a test hook, called after every optimizer step.
     """
+    shape = (cfg.image_size, cfg.image_size, cfg.channels)
+    if images.ndim != 4 or images.shape[1:] != shape:
+        raise TrainError(f"the images are {images.shape[1:]}, the networks want {shape}")
     out, dist = Path(out), dist or Distributed()
     device = device or resolve_device(cfg.device)
     layout = torch.channels_last if use_channels_last(cfg, device) else torch.contiguous_format

@@ -1,6 +1,20 @@
-"""The DCGAN of Radford et al. (2015), laid out as in the d2l.ai chapter.
+"""The DCGAN of Radford et al. (2015), laid out as in the d2l.ai chapter, at 32 to 256 pixels.
 
-Shapes are given for the default sizes (latent 100, width 64, 64x64 RGB).
+The generator starts from a 4x4 block and doubles the side with one stride-2 transposed
+convolution per stage up to ``image_size``; the discriminator mirrors it.  Widths, from the
+image inwards: ``g_width`` (``d_width``) channels at half the image side, doubling with each
+halving of the side, at most 8x.  At 64x64 these are the d2l chapter's networks, module for
+module (3,576,704 and 2,765,696 parameters at the default widths); docs/results.md lists the
+parameter counts per size.  Shapes below are for the defaults (latent 100, widths 64):
+
+    image_size   generator stages (channels, side)                  discriminator mirrors it
+    32           (256, 4) (128, 8) (64, 16) -> (C, 32)
+    64           (512, 4) (256, 8) (128, 16) (64, 32) -> (C, 64)
+    128          (512, 4) (512, 8) (256, 16) (128, 32) (64, 64) -> (C, 128)
+    256          (512, 4) (512, 8) (512, 16) (256, 32) (128, 64) (64, 128) -> (C, 256)
+
+C, ``channels``: 1 grey, 3 RGB, 4 RGBA with premultiplied alpha (colour x alpha, the
+representation dcgan.core.images converts; ``ModelConfig.alpha`` names it).
 """
 from __future__ import annotations
 
@@ -9,31 +23,54 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from dcgan.core.images import CHANNELS, PREMULTIPLIED
+
+IMAGE_SIZES = (32, 64, 128, 256)
+_FIRST_SIDE = 4  # the side of the generator's first block and the discriminator's last
+_MAX_WIDTH = 8  # the widest stage, as a multiple of g_width / d_width
+
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to rebuild both networks; stored in every checkpoint."""
 
     latent_dim: int = 100
-    g_width: int = 64  # generator channels before the RGB layer
+    g_width: int = 64  # generator channels before the image layer
     d_width: int = 64  # discriminator channels after the first block
-    channels: int = 3
-    image_size: int = 64  # fixed by the four stride-2 stages below
+    channels: int = 3  # one of CHANNELS
+    image_size: int = 64  # one of IMAGE_SIZES
 
     def __post_init__(self) -> None:
-        for name in ("latent_dim", "g_width", "d_width", "channels"):
+        for name in ("latent_dim", "g_width", "d_width"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.image_size != 64:
-            raise ValueError("only 64x64 images are supported")
+        if self.channels not in CHANNELS:
+            raise ValueError(f"channels must be one of {', '.join(map(str, CHANNELS))}, "
+                             f"got {self.channels}")
+        if self.image_size not in IMAGE_SIZES:
+            raise ValueError(f"image_size must be one of {', '.join(map(str, IMAGE_SIZES))}, "
+                             f"got {self.image_size}")
+
+    @property
+    def alpha(self) -> str | None:
+        """How the images hold transparency: "premultiplied" for 4 channels, else None."""
+        return PREMULTIPLIED if self.channels == 4 else None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # alpha is derived, and stored for readers of the checkpoint that do not rebuild it.
+        return {**asdict(self), "alpha": self.alpha}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         return cls(**known)
+
+
+def stage_widths(width: int, image_size: int) -> list[int]:
+    """Channels of each stage from the 4x4 one to the one at half the image side: ``width``
+    at the last, doubling towards the first, at most 8x ``width``."""
+    stages = (image_size // _FIRST_SIDE).bit_length() - 1  # 4x4 up to image_size / 2
+    return [width * min(_MAX_WIDTH, 2 ** (stages - 1 - i)) for i in range(stages)]
 
 
 def g_block(c_in: int, c_out: int, stride: int = 2, padding: int = 1) -> nn.Sequential:
@@ -53,39 +90,37 @@ def d_block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class Generator(nn.Module):
-    """z (N, latent, 1, 1) -> image (N, 3, 64, 64) in [-1, 1]."""
+    """z (N, latent, 1, 1) -> image (N, channels, size, size) in [-1, 1]."""
 
     def __init__(self, cfg: ModelConfig = ModelConfig()):
         super().__init__()
         self.cfg = cfg
-        w = cfg.g_width
-        self.net = nn.Sequential(
-            g_block(cfg.latent_dim, w * 8, stride=1, padding=0),  # (512, 4, 4)
-            g_block(w * 8, w * 4),  # (256, 8, 8)
-            g_block(w * 4, w * 2),  # (128, 16, 16)
-            g_block(w * 2, w),  # (64, 32, 32)
-            nn.ConvTranspose2d(w, cfg.channels, 4, 2, 1, bias=False),  # (3, 64, 64)
+        widths = stage_widths(cfg.g_width, cfg.image_size)  # 64x64: [512, 256, 128, 64]
+        layers = [g_block(cfg.latent_dim, widths[0], stride=1, padding=0)]  # (512, 4, 4)
+        for c_in, c_out in zip(widths, widths[1:]):
+            layers.append(g_block(c_in, c_out))  # (256, 8, 8) (128, 16, 16) (64, 32, 32)
+        layers += [
+            nn.ConvTranspose2d(widths[-1], cfg.channels, 4, 2, 1, bias=False),  # (3, 64, 64)
             nn.Tanh(),
-        )
+        ]
+        self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
 
 
 class Discriminator(nn.Module):
-    """image (N, 3, 64, 64) -> one logit per image, shape (N, 1, 1, 1)."""
+    """image (N, channels, size, size) -> one logit per image, shape (N, 1, 1, 1)."""
 
     def __init__(self, cfg: ModelConfig = ModelConfig()):
         super().__init__()
         self.cfg = cfg
-        w = cfg.d_width
-        self.net = nn.Sequential(
-            d_block(cfg.channels, w),  # (64, 32, 32)
-            d_block(w, w * 2),  # (128, 16, 16)
-            d_block(w * 2, w * 4),  # (256, 8, 8)
-            d_block(w * 4, w * 8),  # (512, 4, 4)
-            nn.Conv2d(w * 8, 1, 4, bias=False),  # (1, 1, 1)
-        )
+        widths = stage_widths(cfg.d_width, cfg.image_size)[::-1]  # 64x64: [64, 128, 256, 512]
+        layers = [d_block(cfg.channels, widths[0])]  # (64, 32, 32)
+        for c_in, c_out in zip(widths, widths[1:]):
+            layers.append(d_block(c_in, c_out))  # (128, 16, 16) (256, 8, 8) (512, 4, 4)
+        layers.append(nn.Conv2d(widths[-1], 1, 4, bias=False))  # (1, 1, 1)
+        self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

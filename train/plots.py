@@ -3,20 +3,32 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import torch
 
-from dcgan.core.images import encode_png, make_grid, to_uint8
+from dcgan.core.images import (clamp_to_alpha, encode_png, make_grid, over_checkerboard,
+                               picture_grid, to_uint8)
 
 GRID_ROWS, GRID_COLS = 3, 7
-GRID_PADDING = 2  # pixels of white around every tile
+GRID_PADDING = 2  # pixels around every tile: white, or transparent for RGBA
 
 
-def grid_png(images: torch.Tensor) -> bytes:
-    """The first GRID_ROWS x GRID_COLS of (N, 3, H, W) images in [-1, 1] as one PNG, rounded
-    as the exported model's images are."""
+def grid_tiles(images: torch.Tensor) -> np.ndarray:
+    """The first GRID_ROWS x GRID_COLS of (N, C, H, W) images in [-1, 1] as uint8 (n, H, W, C),
+    rounded as the exported model's images are; RGBA premultiplied, colour clamped to alpha."""
     tiles = to_uint8(images[: GRID_ROWS * GRID_COLS].detach().float().cpu().numpy())
-    grid = make_grid(tiles, nrow=GRID_COLS, padding=GRID_PADDING, pad_value=255)
-    return encode_png(grid)
+    return clamp_to_alpha(tiles) if tiles.shape[-1] == 4 else tiles
+
+
+def grid_png(tiles: np.ndarray) -> bytes:
+    """The sample grid as one PNG: grey, RGB, or RGBA in straight alpha with transparent gaps."""
+    return encode_png(picture_grid(tiles, nrow=GRID_COLS, padding=GRID_PADDING, pad_value=255))
+
+
+def preview_png(tiles: np.ndarray) -> bytes:
+    """An RGBA sample grid over a checkerboard, opaque: transparency made visible."""
+    grid = make_grid(tiles, nrow=GRID_COLS, padding=GRID_PADDING, pad_value=0)
+    return encode_png(over_checkerboard(grid))
 
 
 def loss_plot_png(history: list[dict]) -> bytes:

@@ -2,7 +2,9 @@
 
     config.json      the resolved options, written before training starts
     checkpoint.pt    see checkpoint.py; rewritten at every epoch end and on interruption
-    samples/         epoch_0001.png ...: the fixed-noise 3x7 grid after each epoch
+    samples/         epoch_0001.png ...: the fixed-noise 3x7 grid after each epoch (grey, RGB,
+                     or RGBA in straight alpha with transparent gaps)
+    preview.png      RGBA runs: the last grid over a checkerboard, transparency made visible
     loss.png         discriminator and generator loss per epoch
     metrics.jsonl    one JSON object per completed epoch
 
@@ -26,6 +28,7 @@ from .errors import RunFolderError
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 LOSS_PLOT = "loss.png"
+PREVIEW = "preview.png"
 SAMPLES = "samples"
 
 
@@ -121,7 +124,7 @@ def remove_unstarted_run(out: Path, made_folder: bool) -> None:
     go; a folder that held anything else stays."""
     if (out / CHECKPOINT).exists():
         return
-    for name in (CONFIG, METRICS, LOSS_PLOT):
+    for name in (CONFIG, METRICS, LOSS_PLOT, PREVIEW):
         (out / name).unlink(missing_ok=True)
     for png in (out / SAMPLES).glob("epoch_*.png"):
         png.unlink(missing_ok=True)

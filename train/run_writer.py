@@ -1,5 +1,6 @@
-"""What the training loop writes into the run folder: at an epoch end the sample grid, the
-metrics, the loss plot and the checkpoint; for an epoch interrupted midway the checkpoint alone.
+"""What the training loop writes into the run folder: at an epoch end the sample grid (and for
+RGBA its preview), the metrics, the loss plot and the checkpoint; for an epoch interrupted
+midway the checkpoint alone.
 Rank 0 writes; every rank learns whether that failed, so none waits for a dead peer.
 
 The files of a save are all written to temp files first, then the checkpoint is renamed into
@@ -56,10 +57,12 @@ class RunWriter:
         files = []
         if state.partial is None:
             with state.sampling() as sampler:
-                grid = plots.grid_png(sampler(self.fixed_z))
-            files = [(run_folder.sample_path(self.out, state.epoch), grid),
+                tiles = plots.grid_tiles(sampler(self.fixed_z))
+            files = [(run_folder.sample_path(self.out, state.epoch), plots.grid_png(tiles)),
                      (self.out / run_folder.METRICS, run_folder.metrics_jsonl(state.history)),
                      (self.out / run_folder.LOSS_PLOT, plots.loss_plot_png(state.history))]
+            if tiles.shape[-1] == 4:
+                files.append((self.out / run_folder.PREVIEW, plots.preview_png(tiles)))
         ckpt = state.checkpoint(self.dataset, rng)
         # Each file goes to a temp file that is renamed on leaving the stack, last entered first:
         # the checkpoint, entered last, is in place before the others; a failure anywhere

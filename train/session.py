@@ -70,8 +70,10 @@ def start_training(out: Path, options: dict, given: set[str],
             cfg.data = image_set.source  # a folder or .zip: resumable from any working folder
         cfg.channels_last = loop.use_channels_last(cfg, device)
         if dist.is_main:
-            # The options as resolved, plus where they ran (informative; not read back).
-            run_folder.write_config(out, {**cfg.to_dict(), "resolved_device": str(device),
+            # The options as resolved, plus the alpha convention of the images and where they
+            # ran (informative; not read back).
+            run_folder.write_config(out, {**cfg.to_dict(), "alpha": cfg.model.alpha,
+                                          "resolved_device": str(device),
                                           "world_size": dist.world_size})
             where = f" on {dist.world_size} ranks" if dist.enabled else ""
             replaced = " (replacing a run that had saved no checkpoint)" if replacing else ""
@@ -151,9 +153,9 @@ def _prepare(out: Path, cfg: TrainConfig, dist: distributed.Distributed, device:
             try:
                 if dist.is_main:
                     run_folder.check_run_folder(out, resume)
-                image_set = dcgan.data.load_dataset(cfg.data, cache_dir=cache_dir,
-                                                 background=cfg.background, fit=cfg.fit,
-                                                 progress=dist.is_main)
+                image_set = dcgan.data.load_dataset(
+                    cfg.data, cache_dir=cache_dir, background=cfg.background, fit=cfg.fit,
+                    image_size=cfg.image_size, channels=cfg.channels, progress=dist.is_main)
                 check_run(cfg, len(image_set.images), dist.world_size, device)
                 if dist.is_main:
                     made_folder = not out.exists()

@@ -76,8 +76,8 @@ class TrainStep:
             self.d_for_g = torch.compile(state.d) if dist.enabled else self.d
         self.g_params = list(state.g.parameters())
 
-        # The whole uint8 array on the device once; batches are indexed there.  (N, 64, 64, 3)
-        # viewed as (N, 3, 64, 64) is already channels_last in memory.
+        # The whole uint8 array on the device once; batches are indexed there.  (N, S, S, C)
+        # viewed as (N, C, S, S) is already channels_last in memory.
         data = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2)
         self.data = data.contiguous(memory_format=memory_format)
 

@@ -166,7 +166,8 @@ def test_score_gathers_every_figure(real):
 @pytest.mark.parametrize("bad", [
     np.zeros((4, 64, 64, 3), np.float32),  # not uint8
     np.zeros((4, 64, 64), np.uint8),  # no channel axis
-    np.zeros((4, 64, 64, 4), np.uint8),  # RGBA
+    np.zeros((4, 64, 64, 2), np.uint8),  # grey + alpha: not a channel count of ours
+    np.zeros((4, 64, 64, 4), np.uint8),  # RGBA against RGB
     np.zeros((4, 48, 48, 3), np.uint8),  # not a power of two
     np.zeros((0, 64, 64, 3), np.uint8),  # empty
 ])
@@ -178,3 +179,21 @@ def test_bad_input_is_a_value_error(real, bad):
 def test_diversity_needs_two_images(real):
     with pytest.raises(ValueError, match="at least 2"):
         ms.ms_ssim_diversity(real[:1])
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_grey_and_rgba_sets_are_scored_on_their_channels(real, channels):
+    """Grey: one plane; RGBA: its four premultiplied planes, alpha included, so two sets of the
+    same colours that differ only in alpha are apart."""
+    if channels == 1:
+        a, b = real[..., :1], sprites(N, seed=2)[..., :1]
+    else:  # the same colour planes, alpha planes of other shapes
+        a = np.concatenate([real, real[..., :1]], axis=-1)
+        b = np.concatenate([real, sprites(N, seed=2)[..., :1]], axis=-1)
+        assert q.swd(a[..., :3], b[..., :3]).mean < 1e-6
+    assert q.swd(a, a).mean < 1e-6
+    assert q.descriptors(a)[0].shape[1] == 49 * channels
+    far = q.swd(a, q.uniform_noise(N, seed=0, channels=channels)).mean
+    assert 1 < q.swd(a, b).mean < far
+    result = quality.score(a, b, pairs=5, noise=True)
+    assert result["noise"]["mean"] == pytest.approx(far)

@@ -67,3 +67,55 @@ def test_cli_refuses_an_unknown_augmentation(tmp_path):
     assert result.exit_code != 0
     assert "blur" in result.stderr and "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def rgba(straight: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """Premultiplied RGBA in [-1, 1] from straight colour and alpha in [0, 1]."""
+    return torch.cat([straight * alpha, alpha.expand(-1, 1, -1, -1)], dim=1) * 2 - 1
+
+
+def test_color_on_opaque_rgba_is_color_on_rgb(batch):
+    opaque = torch.cat([batch, torch.ones_like(batch[:, :1])], dim=1)
+    y = color(opaque, gen(5))
+    assert torch.allclose(y[:, :3], color(batch, gen(5)), atol=1e-5)
+    assert torch.equal(y[:, 3:], opaque[:, 3:])  # alpha untouched
+
+
+def test_color_keeps_rgba_premultiplied(batch):
+    """Brightness, saturation and contrast act on the visible colour: un-premultiplied, a
+    half-transparent image changes as the same opaque image does; transparent pixels stay
+    exactly transparent, and the alpha is never changed."""
+    straight = (batch + 1) / 2
+    alpha = torch.full_like(batch[:, :1], 0.5)
+    alpha[:, :, :16] = 0  # a transparent band
+    x = rgba(straight, alpha)
+    y = color(x, gen(6))
+    assert torch.equal(y[:, 3:], x[:, 3:])
+    assert (y[:, :, :16] == -1).all()  # (0, 0, 0, 0) stays (0, 0, 0, 0)
+    # The contrast mean is the mean visible colour: the same as the opaque image's of the
+    # visible band alone.
+    visible = batch[:, :, 16:]
+    expected = (color(visible, gen(6)) + 1) / 2
+    got = (y[:, :3, 16:] + 1) / 2 / 0.5  # un-premultiplied
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_translation_and_cutout_leave_rgba_transparent():
+    x = torch.ones(32, 4, 32, 32)  # opaque white
+    for op in (translation, cutout):
+        y = op(x, gen(2))
+        blank = (y == -1).all(dim=1)  # every channel, alpha included, at the transparent pixel
+        assert blank.any() and ((y == 1).all(dim=1) | blank).all()
+    assert (translation(torch.ones(8, 3, 32, 32), gen(2)) == 0).any()  # RGB: DiffAugment's 0
+
+
+def test_grey_images_augment_in_one_channel():
+    x = torch.rand(8, 1, 32, 32, generator=gen(1)) * 2 - 1
+    y = diff_augment(x, parse_policy("color,translation,cutout"), gen(3))
+    assert y.shape == x.shape
+    # Saturation does nothing to one channel: colour is brightness then contrast alone.
+    g = gen(4)
+    b, _, c = (torch.rand(8, 1, 1, 1, generator=g) for _ in range(3))
+    shifted = x + (b - 0.5)
+    mean = shifted.mean(dim=(1, 2, 3), keepdim=True)
+    assert torch.allclose(color(x, gen(4)), (shifted - mean) * (c + 0.5) + mean, atol=1e-6)
