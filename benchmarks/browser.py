@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -28,6 +28,9 @@ from pathlib import Path
 
 from dcgan.runtime import Generator
 from dcgan.runtime import site
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peak import cpu_line  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BATCHES = (21, 64)
@@ -61,17 +64,6 @@ def browser_side(url: str, configs: list[dict], reps: int) -> list[dict]:
     for row in rows:
         row["seconds"] = {int(k): v for k, v in row["seconds"].items()}
     return rows
-
-
-def cpu_line() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    except OSError:
-        return platform.processor()
-    name = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in out.splitlines() if line.startswith("Flags")), [])
-    have = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni") if f in flags]
-    return f"{name}, {len(__import__('os').sched_getaffinity(0))} CPUs, flags: {', '.join(have) or 'none of avx2/avx512'}"
 
 
 def main() -> None:

@@ -37,6 +37,14 @@ def cpu_flags() -> tuple[set[str], str, float | None, int]:
     return flags, name, mhz, family
 
 
+def cpu_line() -> str:
+    """"<model>, N CPUs, flags: avx2, ..." for a benchmark's header: the SIMD flags that decide
+    which kernels ONNX Runtime and torch run."""
+    flags, name, _, _ = cpu_flags()
+    have = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni") if f in flags]
+    return f"{name}, {len(os.sched_getaffinity(0))} CPUs, flags: {', '.join(have) or 'none of avx2/avx512/vnni'}"
+
+
 def fp32_flops_per_cycle(flags: set[str], family: int, vendor_amd: bool) -> tuple[int, str]:
     """FLOPs per cycle per core for fp32 FMA, and why (used when the peak cannot be measured)."""
     if "avx512f" in flags:

@@ -32,6 +32,13 @@ _LAZY = {
     "ShapeError": "errors",
     "ParityError": "errors",
     "DynamicBatchError": "errors",
+    "MobileFormatError": "errors",
+    "EngineError": "errors",
+    "EngineUnavailableError": "errors",
+    "EngineFailedError": "errors",
+    "EngineParityError": "errors",
+    "check_engines": "engine_parity",
+    "prepare_ort_format": "mobile",
 }
 
 __getattr__, __all__ = lazy_attributes(__name__, _LAZY)

@@ -65,6 +65,11 @@ class QuantizationError(PassError):
     """ONNX Runtime's quantizer failed on the graph, or was given nothing to calibrate on."""
 
 
+class MobileFormatError(ExportError):
+    """The ORT-format files for ONNX Runtime Mobile (mobile.py) cannot be made, or the ORT file
+    computes other outputs than the ONNX file it came from."""
+
+
 # -- checks (checks.py) ------------------------------------------------------------------------
 
 class CheckError(ExportError):
@@ -119,3 +124,28 @@ def raise_failures(failures: list[CheckFailure], report: "ExportReport | None" =
     kinds = {f.kind for f in failures}
     cls = kinds.pop() if len(kinds) == 1 else CheckError
     raise cls(failures, report)
+
+
+# -- other engines (engines.py, engine_parity.py) ----------------------------------------------
+
+class EngineError(ExportError):
+    """Base of the errors of the engine checks (dcgan-export --check-engines)."""
+
+
+class EngineUnavailableError(EngineError):
+    """An engine asked for that this toolkit does not know, or that is not installed."""
+
+
+class EngineFailedError(EngineError):
+    """An engine could not load or run a model; the message is the engine's own, on one line."""
+
+
+class EngineParityError(EngineError):
+    """An exported file fails on an engine the user asked for: it does not load or run, loses
+    its dynamic batch, computes NaN/Inf or differs from ONNX Runtime beyond the tolerance.
+    ``problems`` holds one line per failed (file, engine)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        count = f"{len(self.problems)} engine check{'s' if len(self.problems) != 1 else ''}"
+        super().__init__(f"nothing written: {count} failed: {'; '.join(self.problems)}")

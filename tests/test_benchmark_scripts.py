@@ -103,3 +103,12 @@ def test_latent_tails_finds_the_seeds_with_tail_values_and_counts_changed_images
     assert 0 < want and f": {want:,} hold a tail value" in out
     lines = [line for line in out.splitlines() if line.startswith("one ulp")]
     assert len(lines) == 2 and all(f"of {want:,} images change" in line for line in lines)
+
+
+def test_int8_cpus_compares_each_weight_range_on_this_cpu_and_without_fusion(tmp_path):
+    model = Path(__file__).resolve().parent / "fixtures" / "gen_tiny.onnx"
+    out = _run([str(BENCH / "int8_cpus.py"), "--model", str(model), "--images", "8", "--no-emulation"], tmp_path)
+    rows = [line for line in out.splitlines() if line.startswith("u8 x s8")]
+    assert len(rows) == 4 and sum("this CPU" in r for r in rows) == 2 and sum("plain QDQ" in r for r in rows) == 2
+    assert all(float(r.split()[-3]) > 10 for r in rows)  # PSNR against fp32: a real comparison
+    assert out.count("speed vs fp32, batch 256") == 2

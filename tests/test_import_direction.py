@@ -28,7 +28,8 @@ THIRD_PARTY = {
     "core": BASE,
     "data": BASE | {"tqdm"},
     "train": BASE | {"tqdm", "torch", "torchvision", "matplotlib"},
-    "export": BASE | {"tqdm", "torch", "onnx", "onnxscript", "onnxruntime"},
+    # openvino, tract, cv2: the engines extra, imported inside the adapters of export/engines.py
+    "export": BASE | {"tqdm", "torch", "onnx", "onnxscript", "onnxruntime", "openvino", "tract", "cv2"},
     "runtime": BASE | {"tqdm", "onnxruntime"},
 }
 

@@ -6,4 +6,5 @@ another precision.
     subpixel     transposed convolutions as phase convolutions (int8 kernels exist for Conv)
     float16      float16 weights and arithmetic, float32 input and output
     quantize     QDQ static int8 quantization, calibrated on given inputs
+    portable     forms other engines (OpenCV, tract) compute right: a Clip before Tanh
 """

@@ -26,8 +26,10 @@ from ..errors import LatentGemmError, SubpixelError
 from .subpixel import read_conv_transpose
 
 
-def latent_layer_as_gemm(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of the generator ``model`` whose first ConvTranspose is a Gemm (a pipeline step)."""
+def latent_layer_as_gemm(model: onnx.ModelProto, matmul: bool = False) -> onnx.ModelProto:
+    """A copy of the generator ``model`` whose first ConvTranspose is a Gemm (a pipeline step);
+    with ``matmul``, a MatMul and an Add, the same product in the form tract accepts in float16
+    (portable.py)."""
     graph = model.graph
     if len(graph.input) != 1:
         raise LatentGemmError("expected one graph input, the latent")
@@ -56,9 +58,17 @@ def latent_layer_as_gemm(model: onnx.ModelProto) -> onnx.ModelProto:
     if bias is not None:
         new_inits.append(numpy_helper.from_array(np.repeat(bias, k * k), f"{stem}.gemm_bias"))
         gemm_inputs.append(f"{stem}.gemm_bias")
+    product_name = f"{stem}.gemm"
+    if not matmul:
+        product = [helper.make_node("Gemm", gemm_inputs, [product_name], name=product_name)]
+    elif bias is None:
+        product = [helper.make_node("MatMul", gemm_inputs, [product_name], name=f"{stem}.matmul")]
+    else:
+        product = [helper.make_node("MatMul", gemm_inputs[:2], [f"{stem}.matmul"], name=f"{stem}.matmul"),
+                   helper.make_node("Add", [f"{stem}.matmul", gemm_inputs[2]], [product_name], name=f"{stem}.add")]
     replacement = [
         helper.make_node("Flatten", [z.name], [f"{stem}.flat"], name=f"{stem}.flat", axis=1),
-        helper.make_node("Gemm", gemm_inputs, [f"{stem}.gemm"], name=f"{stem}.gemm"),
+        *product,
         helper.make_node("Reshape", [f"{stem}.gemm", f"{stem}.nchw_shape"], [conv.output[0]],
                          name=f"{stem}.nchw"),
     ]

@@ -10,7 +10,12 @@ QLinearConv when it loads the model. Settings, and why:
     Relu the range is [0, max], which an asymmetric uint8 covers fully;
   * Relu is folded into the quantization of its input (its range starts at 0);
   * the generator's final Tanh stays float: it is not an op the quantizer handles, so it
-    runs after the last DequantizeLinear and the image keeps full float resolution.
+    runs after the last DequantizeLinear and the image keeps full float resolution;
+  * weights in the 7-bit range (``reduce_range``): ONNX Runtime's u8 x s8 kernel for AVX2
+    without VNNI multiplies with VPMADDUBSW, whose 16-bit pair sums saturate for 8-bit
+    weights, so the same file drew other images there than on a VNNI CPU. With 7-bit weights
+    no pair saturates, and both kinds of CPU compute the same images, for about 0.1 dB on VNNI
+    CPUs (benchmarks/int8_cpus.py, docs/performance.md).
 The generator must be rewritten to sub-pixel form first (subpixel.py): ONNX Runtime has no
 int8 ConvTranspose kernel, and a QDQ ConvTranspose ran slower than fp32.
 """
@@ -57,10 +62,11 @@ class ArrayReader(CalibrationDataReader):
 
 
 def quantize_int8(model: onnx.ModelProto, input_name: str, calibration: np.ndarray,
-                  keep_float: Sequence[str] = ()) -> onnx.ModelProto:
+                  keep_float: Sequence[str] = (), reduce_range: bool = True) -> onnx.ModelProto:
     """The QDQ int8 copy of ``model``, with activation ranges from running ``calibration``
-    (a batch of inputs) through it; the nodes named in ``keep_float`` stay float. Every failure
-    is a QuantizationError."""
+    (a batch of inputs) through it; the nodes named in ``keep_float`` stay float;
+    ``reduce_range`` quantizes weights to 7 bits (False: to 8). Every failure is a
+    QuantizationError."""
     if len(calibration) == 0:
         raise QuantizationError("quantization needs at least one calibration input")
     # quantize_static reads and writes files; the scratch folder also takes the calibrator's
@@ -78,6 +84,7 @@ def quantize_int8(model: onnx.ModelProto, input_name: str, calibration: np.ndarr
                     activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8,
                     per_channel=True,
+                    reduce_range=reduce_range,
                     nodes_to_exclude=list(keep_float),
                     calibrate_method=CalibrationMethod.MinMax,
                     extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
@@ -102,3 +109,19 @@ def _quiet_quantizer() -> Iterator[None]:
         yield
     finally:
         logging.disable(previous)
+
+
+def integer_kernels() -> str:
+    """Which of ONNX Runtime's x86 integer kernels this CPU runs, from its flags, for the
+    metadata of a file checked here: "VNNI (avx512_vnni)", "AVX2 without VNNI", ..."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown (no /proc/cpuinfo)"
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    vnni = [f for f in ("avx512_vnni", "avx_vnni") if f in flags]
+    if vnni:
+        return f"x86-64 VNNI ({', '.join(vnni)})"
+    if "avx2" in flags:
+        return "x86-64 AVX2 without VNNI"
+    return "not x86-64 AVX2 or VNNI" if flags else "unknown (no CPU flags)"

@@ -42,7 +42,7 @@ from ..errors import SubpixelError
 
 KERNEL, STRIDE, PAD = 4, 2, 1
 # Activations that commute with any layout change (elementwise, no parameters to move).
-ELEMENTWISE = {"Relu", "Tanh", "Sigmoid"}
+ELEMENTWISE = {"Relu", "Tanh", "Sigmoid", "Clip"}  # Clip with constant bounds (portable.py)
 # Below this many output channels a layer is one 3x3 convolution, not four 2x2 ones.
 MIN_PHASE_CHANNELS = 16
 NCHW_TO_NHWC, NHWC_TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
@@ -85,7 +85,7 @@ def subpixel_taps(weight: np.ndarray) -> np.ndarray:
 def rewrite_subpixel(model: onnx.ModelProto) -> onnx.ModelProto:
     """The generator ``model`` in sub-pixel NHWC form (a pipeline step); same signature."""
     layers, z, image = _read_chain(model.graph)
-    b = _Builder()
+    b = _Builder({t.name: numpy_helper.to_array(t) for t in model.graph.initializer})
     first = layers[0]
     c_out, k = first.weight.shape[1], first.weight.shape[2]
     # (C_in, C_out, k, k) -> (k, k, C_out, C_in): output channel (h * k + w) * C_out + o.
@@ -154,9 +154,10 @@ def _interleave(b: "_Builder", x: str, size: int, c_out: int, stem: str) -> str:
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, source_consts: dict[str, np.ndarray]) -> None:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
+        self.source_consts = source_consts  # the graph's initializers an activation may take
 
     def const(self, name: str, value: np.ndarray) -> str:
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
@@ -169,7 +170,11 @@ class _Builder:
     def activations(self, acts: list[onnx.NodeProto], x: str, stem: str, final: str | None = None) -> str:
         for j, act in enumerate(acts):
             name = final if final is not None and j == len(acts) - 1 else f"{stem}.{act.op_type.lower()}{j}"
-            x = self.node(act.op_type, [x], name)
+            consts = [self.const(f"{name}.in{i}", self.source_consts[c]) if c else ""
+                      for i, c in enumerate(act.input[1:], start=1)]
+            self.nodes.append(helper.make_node(act.op_type, [x, *consts], [name], name=name))
+            self.nodes[-1].attribute.extend(act.attribute)
+            x = name
         if final is not None and not acts:
             x = self.node("Identity", [x], final)
         return x
@@ -202,7 +207,7 @@ def _read_chain(graph: onnx.GraphProto) -> tuple[list[_Layer], onnx.ValueInfoPro
         node = users[0]
         if node.op_type == "ConvTranspose":
             layers.append(read_conv_transpose(node, inits, first=not layers))
-        elif node.op_type in ELEMENTWISE and layers:
+        elif node.op_type in ELEMENTWISE and layers and all(c in inits for c in node.input[1:] if c):
             layers[-1].activations.append(node)
         else:
             raise SubpixelError(f"unsupported node {node.op_type} ({node.name}) in the generator chain")

@@ -76,11 +76,12 @@ def test_signature_has_named_inputs_and_a_symbolic_batch(exported):
 def test_graphs_hold_only_the_expected_operators(exported):
     out, g, d = exported
     ops = lambda p: sorted({n.op_type for n in onnx.load(str(p)).graph.node})  # noqa: E731
-    # BatchNorm folded away; the first layer is a Gemm over the batch (latent_gemm.py)
-    assert ops(out / "g.onnx") == ["ConvTranspose", "Flatten", "Gemm", "Relu", "Reshape", "Tanh"]
+    # BatchNorm folded away; the first layer is a Gemm over the batch (latent_gemm.py); the
+    # Tanh takes its input through a Clip (portable.py)
+    assert ops(out / "g.onnx") == ["Clip", "ConvTranspose", "Flatten", "Gemm", "Relu", "Reshape", "Tanh"]
     assert ops(out / "d.onnx") == ["Conv", "LeakyRelu", "Reshape"]
-    assert g.node_count == 12 and g.op_counts == {
-        "Flatten": 1, "Gemm": 1, "Reshape": 1, "ConvTranspose": 4, "Relu": 4, "Tanh": 1}
+    assert g.node_count == 13 and g.op_counts == {
+        "Flatten": 1, "Gemm": 1, "Reshape": 1, "ConvTranspose": 4, "Relu": 4, "Clip": 1, "Tanh": 1}
     assert d.node_count == 10
 
 
@@ -183,7 +184,8 @@ def test_default_architecture_export(tmp_path):
     g, _, _ = trained_like_models(cfg)
     assert 3.5e6 < count_parameters(g) < 3.7e6
     r = export_generator(g, tmp_path / "model.onnx", ema=True)
-    assert r.op_counts == {"Flatten": 1, "Gemm": 1, "Reshape": 1, "ConvTranspose": 4, "Relu": 4, "Tanh": 1}
+    assert r.op_counts == {"Flatten": 1, "Gemm": 1, "Reshape": 1, "ConvTranspose": 4, "Relu": 4,
+                           "Clip": 1, "Tanh": 1}
     assert set(r.parity) == {1, 5} and max(r.parity.values()) <= 1e-4
     # One file holding all fp32 weights (4 bytes each) plus a little graph and metadata.
     assert 4 * r.parameters < r.file_bytes < 4 * r.parameters + 64 * 1024

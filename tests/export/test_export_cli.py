@@ -41,9 +41,9 @@ def test_exports_both_networks_and_reports_what_it_wrote(small_run, tmp_path):
     assert "z [batch, 100, 1, 1] -> image [batch, 3, 64, 64], opset 18" in text
     assert "image [batch, 3, 64, 64] -> logit [batch], opset 18" in text
     assert text.count("max |diff| batch 1: ") == 2 and "batch 5: " in text
-    ops_line = next(line for line in text.splitlines() if line.strip().startswith("12 nodes: "))
+    ops_line = next(line for line in text.splitlines() if line.strip().startswith("13 nodes: "))
     assert sorted(ops_line.split(": ", 1)[1].split(", ")) == [
-        "ConvTranspose x4", "Flatten x1", "Gemm x1", "Relu x4", "Reshape x1", "Tanh x1"]
+        "Clip x1", "ConvTranspose x4", "Flatten x1", "Gemm x1", "Relu x4", "Reshape x1", "Tanh x1"]
     assert "KiB" in text and "EMA weights" in text and "epoch 3, step 42" in text
     assert result.stderr == ""
 
