@@ -41,6 +41,7 @@ CONFIG_SUFFIX = ".required_operators.config"
 CONVERT = "onnxruntime.tools.convert_onnx_models_to_ort"
 USABILITY = "onnxruntime.tools.check_onnx_model_mobile_usability"
 _PARTITIONS = re.compile(r"(\d+) partitions? with a total of (\d+)/(\d+) nodes can be handled by the (.+?) EP")
+_VERDICT = re.compile(r"Model should perform well with (.+?) (as is|if modified to have fixed input shapes): (\w+)")
 
 
 @dataclass
@@ -51,15 +52,15 @@ class MobileReport:
     operators: list[str]  # "domain;opset;Op,Op" lines of the config
     max_diff: float
     uint8_off: int | None  # generator: image values that differ from the ONNX file's
-    usability: dict[str, str]  # execution provider -> "11/12 nodes in 1 partition"
+    usability: dict[str, str]  # execution provider -> "no as exported (...), yes with a fixed batch (...)"
 
     def __str__(self) -> str:
         off = "" if self.uint8_off is None else f", {self.uint8_off} uint8 values off"
-        eps = "; ".join(f"{ep}: {what}" for ep, what in self.usability.items()) or "not reported"
+        eps = "; ".join(f"{ep}: {what}" for ep, what in self.usability.items()) or "no verdict printed"
         return (f"  ORT format: {self.ort_path.name} ({self.ort_bytes / 2**20:.1f} MiB) and "
                 f"{self.config_path.name}; same outputs as the ONNX file: max |diff| {self.max_diff:.3g}{off}\n"
                 f"  operators of a reduced build: {' | '.join(self.operators)}\n"
-                f"  mobile usability (dynamic batch as exported): {eps}")
+                f"  onnxruntime's mobile usability check: {eps}")
 
 
 def ort_paths(onnx_path: Path) -> tuple[Path, Path]:
@@ -131,23 +132,30 @@ def _compare(onnx_file: Path, ort_file: Path) -> tuple[float, int | None]:
 
 
 def _usability(model: Path) -> dict[str, str]:
-    """What onnxruntime's mobile-usability checker says NNAPI and CoreML could run, with the
-    exported dynamic batch and with a fixed one; empty when its output has none of the lines it
-    has printed since ONNX Runtime 1.10."""
+    """What onnxruntime's mobile-usability checker says of NNAPI and CoreML, by provider: its
+    verdict as exported (dynamic batch) and with a fixed batch, with the share of nodes each
+    could take where the checker reports it (ONNX Runtime 1.19 and later); empty when it
+    prints none of its verdict lines."""
     try:
         text = _run_tool([USABILITY, str(model)], "the mobile usability check")
     except MobileFormatError:
         return {}
-    found: dict[str, str] = {}
-    fixed = False
+    return parse_usability(text)
+
+
+def parse_usability(text: str) -> dict[str, str]:
+    """The verdicts in the usability checker's log ``text`` (see _usability)."""
+    found: dict[str, list[str]] = {}
+    nodes: dict[str, str] = {}  # the partition line printed just before a verdict
     for line in text.splitlines():
-        if "Checking" in line and "EP" not in line and "fixed" not in line:
-            fixed = False  # the next provider's section
-        elif "make the shapes fixed" in line:
-            fixed = True
-        match = _PARTITIONS.search(line)
-        if match:
-            parts, nodes, total, ep = match.groups()
-            what = f"{nodes}/{total} nodes in {parts} partition{'s' * (parts != '1')}"
-            found[ep] = f"{found[ep]}, {what} with a fixed batch" if fixed and ep in found else what
-    return found
+        partitions = _PARTITIONS.search(line)
+        if partitions:
+            parts, taken, total, ep = partitions.groups()
+            nodes[ep] = f" ({taken}/{total} nodes in {parts} partition{'s' * (parts != '1')})"
+            continue
+        verdict = _VERDICT.search(line)
+        if verdict:
+            ep, when, answer = verdict.groups()
+            when = "as exported" if when == "as is" else "with a fixed batch"
+            found.setdefault(ep, []).append(f"{answer.lower()} {when}{nodes.pop(ep, '')}")
+    return {ep: ", ".join(parts) for ep, parts in found.items()}

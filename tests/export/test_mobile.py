@@ -73,3 +73,20 @@ def test_an_ort_path_that_cannot_be_written_is_refused_before_any_work(small_run
                                   "--no-discriminator", *FEW])
     assert r.exit_code != 0 and "g.ort" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert files_in(tmp_path) == ["g.ort"]
+
+
+def test_the_usability_verdicts_are_read_from_old_and_new_checkers():
+    old = """INFO:  Checking NNAPI
+INFO:  Model should perform well with NNAPI as is: NO
+INFO:  Model should perform well with NNAPI if modified to have fixed input shapes: NO
+INFO:  Model should perform well with CoreML as is: NO
+"""  # ONNX Runtime 1.18
+    assert mobile.parse_usability(old) == {"NNAPI": "no as exported, no with a fixed batch", "CoreML": "no as exported"}
+    new = """INFO:  1 partitions with a total of 27/185 nodes can be handled by the NNAPI EP.
+INFO:  Model should perform well with NNAPI as is: NO
+INFO:  1 partitions with a total of 185/185 nodes can be handled by the NNAPI EP.
+INFO:  Model should perform well with NNAPI if modified to have fixed input shapes: YES
+"""  # ONNX Runtime 1.32
+    assert mobile.parse_usability(new) == {
+        "NNAPI": "no as exported (27/185 nodes in 1 partition), yes with a fixed batch (185/185 nodes in 1 partition)"}
+    assert mobile.parse_usability("no verdicts here") == {}
