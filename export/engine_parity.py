@@ -36,6 +36,7 @@ from dcgan.core.images import from_uint8, to_uint8
 from dcgan.core.latents import latents_for_seeds
 from dcgan.core.metadata import ModelInfo
 from dcgan.runtime.errors import DcganRuntimeError
+from dcgan.core.images import generated_images
 from dcgan.runtime.model_file import load_model
 from dcgan.runtime.providers import available_cpus, ort_message
 
@@ -122,7 +123,7 @@ def check_engines(files: Sequence[tuple[str | os.PathLike, str]], engines: Seque
         x = parity_inputs(f.info, images)
         want, unchecked = _reference_outputs(f, x)
         if f.info.role == "generator" and images is None and unchecked is None:
-            images = from_uint8(to_uint8(want[max(ENGINE_BATCHES)], f.info.output_range))
+            images = from_uint8(generated_images(want[max(ENGINE_BATCHES)], f.info.output_range))
         for name in engines:
             results[i, name] = measure(name, f, x, want, threads) if unchecked is None else EngineResult(
                 f.shown, f.info.role, f.info.precision, name, loads=False, unchecked=unchecked)

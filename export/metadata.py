@@ -38,6 +38,7 @@ def export_metadata(
         latent_dim=cfg.latent_dim,
         image_size=cfg.image_size,
         channels=cfg.channels,
+        alpha=cfg.alpha,
         input_name=spec.input_name,
         output_name=spec.output_name,
         precision=precision,

@@ -23,14 +23,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import onnx
+import torch
 from torch import nn
 
 from dcgan.core.atomic import PendingFile, cannot_write, check_writable_file
 from dcgan.core.metadata import merge
+from dcgan.core.text import first_line
 from dcgan.train.model import recompute_batchnorm_stats
 
-from .checks import run_checks
-from .errors import OutputError, raise_failures
+from .checks import make_inputs, run_checks
+from .errors import OutputError, SourceError, raise_failures
 from .fold import fold_batchnorm
 from .metadata import attach_metadata, export_metadata
 from .onnx_export import (
@@ -74,7 +76,8 @@ def export_generator(source: Source, out: str | os.PathLike, options: ExportOpti
 
 def export_discriminator(source: Source, out: str | os.PathLike, options: ExportOptions | None = None,
                          **fields: Any) -> ExportReport:
-    """Export the discriminator: input 'image' [batch, 3, 64, 64] -> output 'logit' [batch].
+    """Export the discriminator: input 'image' [batch, channels, size, size] -> output 'logit'
+    [batch], the shape of its generator's images.
 
     Options as for export_generator; for a variant, ``min_psnr`` bounds the PSNR of its logits
     against fp32 (precision.py)."""
@@ -133,6 +136,7 @@ def _prepare(net: nn.Module, spec: NetSpec, out: Path, meta: dict[str, Any], opt
     traced = fold_batchnorm(reference) if options.fold_bn else copy.deepcopy(reference)
     if spec.role == "discriminator":
         reference, traced = DiscriminatorLogits(reference).eval(), DiscriminatorLogits(traced).eval()
+    check_config_shapes(reference, spec)
 
     # fold_bn=False keeps BatchNormalization nodes in the graph (to measure what folding
     # saves), so the exporter's optimiser, which would fuse them as well, stays off then.
@@ -180,6 +184,20 @@ def _prepare(net: nn.Module, spec: NetSpec, out: Path, meta: dict[str, Any], opt
         pending.discard()
         raise
     return pending, report
+
+
+def check_config_shapes(net: nn.Module, spec: NetSpec) -> None:
+    """Refuse, before tracing, a network whose layers do not compute the shapes its ModelConfig
+    records: the metadata is written from that config, and the runtimes trust it."""
+    x = torch.from_numpy(make_inputs(spec, 1, seed=0))
+    said = f"its ModelConfig (and so the metadata) says {spec.input_shape('N')} -> {spec.output_shape('N')}"
+    try:
+        with torch.no_grad():
+            shape = list(net(x).shape)
+    except RuntimeError as e:
+        raise SourceError(f"the {spec.role} does not run on the input {said}: {first_line(e)}") from None
+    if shape != spec.output_shape(1):
+        raise SourceError(f"the {spec.role} computes {shape[1:]} per input where {said}")
 
 
 def check_output_path(out: str | os.PathLike) -> Path:

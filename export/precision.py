@@ -10,6 +10,7 @@
 A variant is measured against the fp32 graph traced in the same export, on the same inputs
 (variant_quality.py), and refused when its PSNR (generator: of the uint8 images;
 discriminator: of the logits, the range of the fp32 ones as the peak) is below ``min_psnr``.
+For RGBA the images are compared in premultiplied alpha (variant_quality.py says why).
 
 Inputs, all drawn from fixed seeds so that an export is reproducible:
   * generator calibration: N(0, 1) latents, the distribution the generator samples from;
@@ -29,8 +30,9 @@ import onnx
 import torch
 from torch import nn
 
-from dcgan.core.images import from_uint8, to_uint8
+from dcgan.core.images import from_uint8
 from dcgan.core.latents import latents_for_seeds
+from dcgan.core.images import generated_images
 
 from .errors import PassError, QualityError
 from .onnx_export import NetSpec
@@ -81,8 +83,8 @@ def discriminator_inputs(spec: NetSpec, options: "ExportOptions", generator: nn.
     z = torch.from_numpy(latents_for_seeds(seeds, latent).reshape(-1, latent, 1, 1))
     with torch.inference_mode():
         x = torch.cat([generator.eval()(chunk) for chunk in z.split(64)])
-    # The runtime scores the uint8 images a user gets, mapped back to [-1, 1].
-    images = from_uint8(to_uint8(x.numpy()))
+    # The runtime scores the uint8 images a user gets (RGBA clamped to alpha), back in [-1, 1].
+    images = from_uint8(generated_images(x.numpy()))
     return VariantInputs(images[:n_cal], images[n_cal:], "images of the checkpoint's generator")
 
 

@@ -3,8 +3,12 @@
 Both models run in ONNX Runtime on the CPU with the runtime's own session settings, so the
 figures describe what dcgan-gen will compute.
 
-Generator (the images a user gets, uint8):
-  psnr_db        10 log10(255^2 / MSE) over all pixels; None when the images are identical
+Generator (the images a user gets, uint8, as dcgan.core.images.generated_images makes
+them; RGBA in premultiplied alpha with each colour clamped to its alpha, the values every
+picture file is made from: an error there is the error seen over any background, where in
+straight alpha a colour's error grows as its alpha falls and is hidden by it):
+  psnr_db        10 log10(255^2 / MSE) over all pixels and channels (alpha included); None when
+                 the images are identical
   max_abs_error  the largest difference of one pixel channel, in uint8 levels
   swd_x1e3       multi-scale sliced Wasserstein distance (dcgan.core.swd.swd) between
                  the two image sets: whether the variant changes the kind of local structure
@@ -25,8 +29,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import onnx
 
-from dcgan.core.images import to_uint8
 from dcgan.core.swd import swd
+from dcgan.core.images import generated_images
 from dcgan.runtime.providers import session_options
 
 from .errors import QualityError
@@ -77,8 +81,8 @@ class LogitQuality(_AgainstFp32):
 def generator_quality(reference: onnx.ModelProto, variant: onnx.ModelProto, precision: str,
                       latents: np.ndarray) -> ImageQuality:
     """Compare the two generators on ``latents`` (N, L, 1, 1)."""
-    want = to_uint8(run_model(reference, latents))
-    got = to_uint8(_finite(run_model(variant, latents), precision, "generator"))
+    want = generated_images(run_model(reference, latents))
+    got = generated_images(_finite(run_model(variant, latents), precision, "generator"))
     diff = want.astype(np.int16) - got.astype(np.int16)
     mse = float(np.mean(diff.astype(np.float64) ** 2))
     return ImageQuality(

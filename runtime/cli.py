@@ -66,7 +66,8 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.option("--out", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help=f"Output file, type by extension: {', '.join(GRID_EXTENSIONS)} (raw uint8 "
               f"images), .gif (with --interpolate). A grid holds at most {MAX_GRID_IMAGES} "
-              "images; .npy and --out-dir take any number.  [default: grid.png]")
+              "images; .npy and --out-dir take any number. RGBA: straight alpha in .png, "
+              ".webp and .npy; over white in .jpg and .gif.  [default: grid.png]")
 @click.option("--out-dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Write one PNG per image, named by seed (seed000123.png), and a manifest; "
               "seeds whose file exists are skipped, so a killed job resumes.")

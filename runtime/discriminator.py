@@ -1,7 +1,9 @@
 """Discriminator: scores images with an exported DCGAN discriminator, for ranking samples.
 
 It scores the uint8 images a user gets (mapped back to [-1, 1]), so a ranking reflects
-exactly the pictures written, not the generator's unrounded floats.
+exactly the pictures written, not the generator's unrounded floats. RGBA images go in as the
+Generator gives them and as the discriminator was trained on them: premultiplied alpha, each
+colour clamped to its alpha (the files get straight alpha only when written).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import numpy as np
 from dcgan.core.images import from_uint8
 
 from .errors import SignatureError
-from .generator import DEFAULT_BATCH_SIZE, FLOAT_TYPES, Generator
+from .generator import DEFAULT_BATCH_SIZE, FLOAT_TYPES, Generator, image_problems
 from .model_file import LoadedModel, load_model
 
 EXPECTED_SIGNATURE = "one float input [N, C, H, W] and one output with one logit per image"
@@ -30,6 +32,9 @@ def check_discriminator(model: LoadedModel) -> None:
     per_image = [d for d in logit.shape[1:] if d != 1]
     if x.dtype not in FLOAT_TYPES or len(x.shape) != 4 or not logit.shape or per_image:
         raise SignatureError(f"{model.path} is not a DCGAN discriminator: {found}")
+    problems = image_problems(meta, x) if meta is not None else []
+    if problems:
+        raise SignatureError(f"{model.path}: metadata does not match the graph: {problems[0]}")
 
 
 class Discriminator:
@@ -52,14 +57,17 @@ class Discriminator:
         return self.model.choice.provider
 
     def expects(self, image_shape: tuple[int, int, int]) -> None:
-        """Refuse a generator whose images this discriminator was not built for."""
+        """Refuse a generator whose images this discriminator was not built for: by the graph's
+        fixed input dimensions, and by its metadata for those the graph leaves symbolic."""
         h, w, c = image_shape
         want = (c, h, w)
-        have = tuple(self._x.shape[1:])
-        if any(isinstance(d, int) and d != e for d, e in zip(have, want)):
-            raise SignatureError(
-                f"{self.model.path} takes images {self._x}, the generator makes [N, {c}, {h}, {w}]"
-            )
+        meta = self.model.metadata()
+        recorded = (meta.channels, meta.image_size, meta.image_size) if meta is not None else (None,) * 3
+        have = [d if isinstance(d, int) else r for d, r in zip(self._x.shape[1:], recorded)]
+        if any(d is not None and d != e for d, e in zip(have, want)):
+            shown = ", ".join("?" if d is None else str(d) for d in have)
+            raise SignatureError(f"{self.model.path} takes images [N, {shown}], the generator makes "
+                                 f"[N, {c}, {h}, {w}]")
 
     def pairs_with(self, generator_info) -> bool | None:
         """Whether this discriminator was exported from the same checkpoint as a generator

@@ -2,6 +2,10 @@
 
     g = Generator.load()                  # the bundled model, best provider
     images = g.sample(21, seed=0)         # uint8 (21, 64, 64, 3)
+
+Images are (n, S, S, C) uint8 with the model's side S and channels C: 1 grey, 3 RGB, 4 RGBA
+with premultiplied alpha, as the network computes them (colour = straight colour x alpha), each
+colour clamped to its alpha. The writers of images.py turn RGBA into straight alpha for files.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from dcgan.core.images import to_uint8
+from dcgan.core.images import CHANNELS, generated_images
 from dcgan.core.latents import latents_for_seeds
 from dcgan.core.metadata import ModelInfo
 
@@ -44,25 +48,11 @@ def generator_info(model: LoadedModel) -> tuple[ModelInfo, bool]:
         raise SignatureError(f"{model.path} is not a DCGAN generator: {found}")
     latent = z.shape[1] if isinstance(z.shape[1], int) else None
     channels = img.shape[1] if isinstance(img.shape[1], int) else None
-    if channels is not None and channels not in (1, 3):
-        raise SignatureError(f"{model.path}: images must have 1 or 3 channels, found {channels}")
+    if channels is not None and channels not in CHANNELS:
+        raise SignatureError(f"{model.path}: images must have 1, 3 or 4 channels, found {channels}")
     if meta is None:
-        if latent is None:
-            raise SignatureError(
-                f"{model.path}: the latent size is not fixed in the graph ({z}) and the "
-                "model has no metadata to give it"
-            )
-        size = img.shape[2] if isinstance(img.shape[2], int) else 64
-        info = ModelInfo(
-            role="generator",
-            latent_dim=latent,
-            image_size=size,
-            channels=channels or 3,
-            input_name=z.name,
-            output_name=img.name,
-        )
-        return _check_latent(model, info), True
-    problems = []
+        return _check_latent(model, _inferred_info(model, latent, channels)), True
+    problems = image_problems(meta, img)
     if meta.input_name != z.name or meta.output_name != img.name:
         problems.append(
             f"metadata names {meta.input_name!r} -> {meta.output_name!r}, "
@@ -77,6 +67,30 @@ def generator_info(model: LoadedModel) -> tuple[ModelInfo, bool]:
     if problems:
         raise SignatureError(f"{model.path}: metadata does not match the graph: {'; '.join(problems)}")
     return _check_latent(model, meta), False
+
+
+def _inferred_info(model: LoadedModel, latent: int | None, channels: int | None) -> ModelInfo:
+    """The facts of a generator without metadata, from its graph alone."""
+    z, img = model.inputs[0], model.outputs[0]
+    if latent is None:
+        raise SignatureError(f"{model.path}: the latent size is not fixed in the graph ({z}) and "
+                             "the model has no metadata to give it")
+    if channels == 4:
+        raise SignatureError(f"{model.path} makes 4-channel images and has no metadata to say "
+                             "how they hold alpha; export it with dcgan-export")
+    size = img.shape[2] if isinstance(img.shape[2], int) else 64
+    return ModelInfo(role="generator", latent_dim=latent, image_size=size, channels=channels or 3,
+                     input_name=z.name, output_name=img.name)
+
+
+def image_problems(meta: ModelInfo, images: TensorSpec) -> list[str]:
+    """How the image tensor ``images`` [N, C, H, W] of a graph contradicts the channels and size
+    its metadata ``meta`` records (a dimension the graph leaves symbolic agrees with any)."""
+    recorded = (meta.channels, meta.image_size, meta.image_size)
+    if all(not isinstance(g, int) or g == r for g, r in zip(images.shape[1:], recorded)):
+        return []
+    return [f"metadata {meta.describe_images()} images [N, {', '.join(map(str, recorded))}], "
+            f"graph {images}"]
 
 
 def _check_latent(model: LoadedModel, info: ModelInfo) -> ModelInfo:
@@ -194,7 +208,8 @@ class Generator:
         return np.concatenate(out, axis=0)
 
     def _forward(self, feed: np.ndarray) -> np.ndarray:
-        images = self.model.run(self._z.name, feed, post=lambda y: to_uint8(y, self.info.output_range))
+        images = self.model.run(self._z.name, feed,
+                                post=lambda y: generated_images(y, self.info.output_range))
         if images.shape[1:] != self.image_shape:  # what every output was sized and checked for
             (h, w, c), (gh, gw, gc) = self.image_shape, images.shape[1:]
             raise SignatureError(f"{self.model.path} computes {gw}x{gh} images with {gc} channels "

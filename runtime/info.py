@@ -34,8 +34,11 @@ def describe(model: LoadedModel, available_providers: list[str]) -> tuple[list[s
         lines.append(f"input:      {t}")
     for t in model.outputs:
         lines.append(f"output:     {t}")
+    images = None
     if problem is None:
-        problem, role = _usable_as(model)
+        problem, role, images = _usable_as(model, meta)
+    if images:
+        lines.append(f"images:     {images}")
     if meta is not None:
         lines.append("metadata:")
         lines.extend("  " + ln for ln in json.dumps(meta.raw, indent=2, sort_keys=True).splitlines())
@@ -47,14 +50,24 @@ def describe(model: LoadedModel, available_providers: list[str]) -> tuple[list[s
     return lines, problem
 
 
-def _usable_as(model: LoadedModel) -> tuple[str | None, str | None]:
+def _usable_as(model: LoadedModel, meta) -> tuple[str | None, str | None, str | None]:
+    """(why the model is unusable, what it is usable as, its images: size, channels, alpha)."""
     try:
         info, inferred = generator_info(model)
         how = "inferred" if inferred else "from metadata"
-        return None, f"generator (latent {info.latent_dim}, {info.image_size}x{info.image_size}x{info.channels}, {how})"
+        return (None, f"generator (latent {info.latent_dim}, {info.image_size}x{info.image_size}x"
+                f"{info.channels}, {how})", _images_line(info))
     except DcganRuntimeError as g_err:
         try:
             check_discriminator(model)
-            return None, "discriminator (pass it to --rank-with)"
+            return None, "discriminator (pass it to --rank-with)", _images_line(meta)
         except DcganRuntimeError:
-            return str(g_err), None
+            return str(g_err), None, None
+
+
+def _images_line(info) -> str | None:
+    """"32x32 RGBA (premultiplied alpha), 4 channels" or "64x64 RGB, 3 channels, no alpha"."""
+    if info is None:
+        return None
+    plural = "s" if info.channels > 1 else ""
+    return f"{info.describe_images()}, {info.channels} channel{plural}" + ("" if info.alpha else ", no alpha")

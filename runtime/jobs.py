@@ -29,6 +29,7 @@ from .images import (
     GRID_EXTENSIONS,
     MAX_ANIMATION_FRAMES,
     NpyWriter,
+    alpha_note,
     check_grid,
     extension,
     save_gif,
@@ -78,7 +79,8 @@ class GridJob:
         self.generator, self.seeds, self.out = generator, seeds, Path(out)
         self.nrow, self.padding, self.batch_size = nrow, padding, batch_size
         check_writable_file(self.out)
-        check_grid(self.out, len(seeds), generator.image_shape[:2], nrow, padding)
+        check_grid(self.out, len(seeds), generator.image_shape[:2], nrow, padding,
+                   generator.image_shape[2])
         if extension(self.out, GRID_EXTENSIONS) == ".npy":
             # The .npy is a memory-mapped sparse file: a disk too small would fail only when
             # its pages are written, after the sampling time was spent.
@@ -99,7 +101,8 @@ class GridJob:
                 bar.update(len(chunk))
         if canvas is not None:
             save_image(canvas.pixels, out)
-        return f"wrote {out}: {len(seeds)} images (seeds {seeds.start}-{seeds.stop - 1})"
+        return (f"wrote {out}: {len(seeds)} images (seeds {seeds.start}-{seeds.stop - 1})"
+                f"{alpha_note(out, c)}")
 
 
 class FolderJob:
@@ -155,7 +158,8 @@ class InterpolationJob:
                 raise OutputError(f"an animation holds at most {MAX_ANIMATION_FRAMES} frames; "
                                   f"{len(self.seeds)} seeds with --steps {steps} make {count}")
         else:
-            check_grid(self.out, count, generator.image_shape[:2], steps, padding)
+            check_grid(self.out, count, generator.image_shape[:2], steps, padding,
+                       generator.image_shape[2])
 
     def run(self, progress: bool = False) -> str:
         g, latent = self.generator, self.generator.latent_dim
@@ -169,7 +173,8 @@ class InterpolationJob:
             save_grid(images, self.out, nrow=self.steps, padding=self.padding)
             count = len(images)
         walk = ",".join(map(str, self.seeds))
-        return f"wrote {self.out}: {count} images walking through seeds {walk}"
+        return (f"wrote {self.out}: {count} images walking through seeds {walk}"
+                f"{alpha_note(self.out, g.image_shape[2])}")
 
 
 class RankedJob:
@@ -185,7 +190,7 @@ class RankedJob:
         discriminator.expects(generator.image_shape)
         if out is not None:
             check_writable_file(out)
-            check_grid(out, keep, generator.image_shape[:2], nrow, padding)
+            check_grid(out, keep, generator.image_shape[:2], nrow, padding, generator.image_shape[2])
         if out_dir is not None:
             check_out_dir(out_dir, pool, generator.sha256)
 
@@ -206,5 +211,6 @@ class RankedJob:
                 save_image(img, out_dir / name)
                 manifest.add(s, name, rank=rank, logit=round(float(score), 6))
             manifest.write(complete=True)
+        note = alpha_note(self.out, g.image_shape[2]) if self.out is not None else ""
         return (f"wrote {self.out or self.out_dir}: best {self.keep} of {len(self.pool)} "
-                f"(logits {scores.min():.3g} to {scores.max():.3g})")
+                f"(logits {scores.min():.3g} to {scores.max():.3g}){note}")

@@ -9,6 +9,12 @@ the best a sample set can hope for), optionally uniform noise against the data (
 the scale), and the MS-SSIM diversity of the samples beside that of the real images (higher
 than real = less diverse; 1.0 = every sample the same).
 
+The real images are read at the samples' size and channels: a model's own (its metadata),
+or --image-size and --channels for an --images folder. Grey is one plane of the descriptors;
+RGBA samples are the Generator's, premultiplied with each colour clamped to its alpha, and the
+real RGBA images are premultiplied when decoded, so the SWD compares the four premultiplied
+channels, alpha included (a folder of straight-alpha PNGs is premultiplied as it loads).
+
 No torch here: the data loads through dcgan.data (numpy and Pillow), samples come from ONNX
 Runtime, and the figures from dcgan.core.quality (numpy). Without ONNX Runtime (the base
 install) it still scores folders of images.
@@ -24,8 +30,9 @@ import numpy as np
 
 from dcgan.core.atomic import atomic_write_bytes, check_writable_file
 from dcgan.core.command import OneLineErrors
+from dcgan.core.images import CHANNELS
 from dcgan.core.quality import score
-from dcgan.data import load_dataset
+from dcgan.data import DataError, load_dataset
 
 PROG = "dcgan-score"
 
@@ -39,11 +46,18 @@ def sample_model(path: Path, n: int, seed: int, provider: str) -> tuple[np.ndarr
             f"scoring a model needs ONNX Runtime ({e.name or e}): pip install 'dcgan-edge[cpu]'"
         ) from None
     g = Generator.load(path, provider=provider)
-    channels = g.image_shape[2]
-    if channels != 3:
-        raise click.ClickException(f"{path} makes {channels}-channel images; the metric needs RGB")
-    label = f"{path} ({n} samples, seeds {seed}-{seed + n - 1}, {g.provider})"
+    label = (f"{path} ({n} samples, seeds {seed}-{seed + n - 1}, {g.provider}; "
+             f"{g.info.describe_images()})")
     return g.sample(n, seed=seed), label
+
+
+def load_real(data: str, size: int, channels: int, fit: str, cache_dir: Path | None):
+    """The real images at the samples' size and channels; a DataError names what was asked."""
+    try:
+        return load_dataset(data, image_size=size, channels=channels, fit=fit, cache_dir=cache_dir)
+    except DataError as e:
+        raise DataError(f"--data {data}, read as {size}x{size} images of {channels} channel(s) "
+                        f"like the samples: {e}") from None
 
 
 def pick(images: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -90,27 +104,38 @@ def format_report(result: dict, fake_label: str, real_label: str) -> str:
 @click.option("--noise", is_flag=True, help="Also score uniform noise: the far end of the scale.")
 @click.option("--fit", type=click.Choice(["stretch", "pad"]), default="stretch", show_default=True,
               help="How non-square images are made square (as when training).")
+@click.option("--image-size", type=click.IntRange(16, 1024), default=None, metavar="PX",
+              help="With --images: the side the samples are read at (a model says its own).  "
+                   "[default: 64]")
+@click.option("--channels", type=click.Choice([str(c) for c in CHANNELS]), default=None,
+              help="With --images: 1 grey, 3 RGB, 4 RGBA (premultiplied as it loads; a model "
+                   "says its own).  [default: 3]")
 @click.option("--provider", default="auto", show_default=True, metavar="NAME",
               help="ONNX Runtime provider for --model: auto, cpu, cuda, tensorrt.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Where decoded data is cached. [default: ~/.cache/dcgan-edge]")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               metavar="OUT.json", help="Also write the figures as JSON.")
-def main(model, images, data, n, seed, pairs, noise, fit, provider, cache_dir, json_out):
+def main(model, images, data, n, seed, pairs, noise, fit, image_size, channels, provider, cache_dir,
+         json_out):
     """Score a generator ONNX (or a folder of its images) against real images: multi-scale
     sliced Wasserstein distance beside the real-vs-real floor, and MS-SSIM diversity."""
     if (model is None) == (images is None):
         raise click.UsageError("give exactly one of --model G.onnx or --images DIR")
+    if model is not None and (image_size is not None or channels is not None):
+        raise click.UsageError("--image-size and --channels describe an --images folder; a model "
+                               "says its own")
     started = time.perf_counter()
     if json_out is not None:
         check_writable_file(json_out)
     if model is not None:
         fake, fake_label = sample_model(model, n, seed, provider)
     else:
-        folder = load_dataset(str(images), fit=fit, cache_dir=cache_dir)
+        folder = load_dataset(str(images), image_size=image_size or 64, channels=int(channels or 3),
+                              fit=fit, cache_dir=cache_dir)
         fake = pick(folder.images, n, seed)
         fake_label = f"{images} ({len(fake)} of {len(folder)} images)"
-    real_set = load_dataset(data, image_size=fake.shape[1], fit=fit, cache_dir=cache_dir)
+    real_set = load_real(data, fake.shape[1], fake.shape[3], fit, cache_dir)
     try:
         result = score(real_set.images, fake, seed=seed, pairs=pairs, noise=noise)
     except ValueError as e:  # sets the metric cannot compare (sizes, too few images)

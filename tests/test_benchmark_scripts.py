@@ -112,3 +112,14 @@ def test_int8_cpus_compares_each_weight_range_on_this_cpu_and_without_fusion(tmp
     assert len(rows) == 4 and sum("this CPU" in r for r in rows) == 2 and sum("plain QDQ" in r for r in rows) == 2
     assert all(float(r.split()[-3]) > 10 for r in rows)  # PSNR against fp32: a real comparison
     assert out.count("speed vs fp32, batch 256") == 2
+
+
+@pytest.mark.slow
+def test_image_sizes_benchmark_compares_the_runtime_with_torch_at_each_size(tmp_path):
+    out = _run([str(BENCH / "image_sizes.py"), "--sizes", "32", "--channels", "4", "--quick", "--threads", "1"],
+               tmp_path)
+    levels = int(out.split("max |onnxruntime - torch| ")[1].split()[0])
+    assert "32x32x4: " in out and levels <= 1
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith("32 ")]
+    assert [int(r[1]) for r in rows] == [1, 21, 64]
+    assert all(float(r[2]) > 0 and float(r[3]) > 0 and r[4].endswith("x") for r in rows)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dcgan.core.images import clamp_to_alpha, to_uint8
+from dcgan.core.images import generated_images
 from dcgan.core.swd import descriptors, pyramid_resolutions, swd, swd_from_descriptors
 
 _CHUNK = 128  # latents per generator call
@@ -54,11 +54,9 @@ class SWDEvaluator:
         was_training = generator.training
         generator.eval()
         fake = np.concatenate([
-            to_uint8(generator(z.to(self.device)).float().cpu().numpy())
+            generated_images(generator(z.to(self.device)).float().cpu().numpy())
             for z in self.latents.split(_CHUNK)
         ])
-        if fake.shape[-1] == 4:
-            fake = clamp_to_alpha(fake)
         generator.train(was_training)
         result = swd_from_descriptors(self._real_desc, descriptors(fake, seed=self.seed),
                                       self.resolutions, seed=self.seed)

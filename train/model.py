@@ -23,9 +23,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from dcgan.core.images import CHANNELS, PREMULTIPLIED
+from dcgan.core.images import CHANNELS, IMAGE_SIZES, PREMULTIPLIED
 
-IMAGE_SIZES = (32, 64, 128, 256)
 _FIRST_SIDE = 4  # the side of the generator's first block and the discriminator's last
 _MAX_WIDTH = 8  # the widest stage, as a multiple of g_width / d_width
 

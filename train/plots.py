@@ -6,8 +6,7 @@ import io
 import numpy as np
 import torch
 
-from dcgan.core.images import (clamp_to_alpha, encode_png, make_grid, over_checkerboard,
-                               picture_grid, to_uint8)
+from dcgan.core.images import encode_png, generated_images, make_grid, over_checkerboard, picture_grid
 
 GRID_ROWS, GRID_COLS = 3, 7
 GRID_PADDING = 2  # pixels around every tile: white, or transparent for RGBA
@@ -16,8 +15,7 @@ GRID_PADDING = 2  # pixels around every tile: white, or transparent for RGBA
 def grid_tiles(images: torch.Tensor) -> np.ndarray:
     """The first GRID_ROWS x GRID_COLS of (N, C, H, W) images in [-1, 1] as uint8 (n, H, W, C),
     rounded as the exported model's images are; RGBA premultiplied, colour clamped to alpha."""
-    tiles = to_uint8(images[: GRID_ROWS * GRID_COLS].detach().float().cpu().numpy())
-    return clamp_to_alpha(tiles) if tiles.shape[-1] == 4 else tiles
+    return generated_images(images[: GRID_ROWS * GRID_COLS].detach().float().cpu().numpy())
 
 
 def grid_png(tiles: np.ndarray) -> bytes:

@@ -14,9 +14,13 @@ chain of transposed convolutions into convolutions that compute the same numbers
   padding and exactly the multiply-adds of the transposed convolution; the four phase images
   are concatenated along channels and interleaved into the 2x upscaled image by a
   Reshape/Transpose/Reshape (DepthToSpace in NHWC);
-* a layer with few output channels (the RGB layer) is one 3x3 convolution with 4*C_out
-  channels instead (the taps a phase does not use are zero): 9/4 of the multiply-adds, but
-  one GEMM with 12 columns ran 2.5x faster than four with 3.
+* a layer with few output channels (the image layer: 1, 3 or 4; any layer of a narrow
+  network) is one 3x3 convolution with 4*C_out channels instead (the taps a phase does not
+  use are zero): 9/4 of the multiply-adds, but one GEMM with 12 columns ran 2.5x faster than
+  four with 3.
+
+The chain may have any number of stride-2 layers (3 at 32x32, 6 at 256x256): each doubles
+the side, whatever its width.
 
 Between layers the activations are NHWC. That is what makes the interleave cheap: in NHWC
 it moves whole channel vectors, where DepthToSpace in NCHW moves single elements (it took as

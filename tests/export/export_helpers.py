@@ -54,7 +54,7 @@ def trained_like_models(cfg: ModelConfig = SMALL, seed: int = 0):
     z = torch.randn(16, cfg.latent_dim, 1, 1)
     for gen in (g, g_ema):
         calibrate_batchnorm(gen, z)
-    calibrate_batchnorm(d, torch.rand(16, cfg.channels, 64, 64) * 2 - 1)
+    calibrate_batchnorm(d, torch.rand(16, cfg.channels, cfg.image_size, cfg.image_size) * 2 - 1)
     return g, d, g_ema
 
 

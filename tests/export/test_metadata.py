@@ -36,6 +36,7 @@ def test_generator_metadata_describes_the_model(both, small_run):
     assert (info.input_name, info.output_name, info.layout) == ("z", "image", "NCHW")
     assert info.output_range == (-1.0, 1.0) and info.precision == "fp32" and not info.placeholder
     assert g["schema"] == 1 and g["ema"] is True
+    assert "alpha" in g and g["alpha"] is None and info.alpha is None  # recorded, null for RGB
 
 
 def test_training_facts_come_from_the_checkpoint(both, small_run):

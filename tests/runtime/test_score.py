@@ -125,3 +125,64 @@ def test_runs_where_torch_cannot_be_imported(real, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "samples vs real" in done.stdout
+
+
+def sprites(n: int, seed: int, size: int = 32) -> np.ndarray:
+    """Straight-alpha RGBA discs on transparency, as sprite folders hold them."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    out = np.zeros((n, size, size, 4), np.uint8)
+    for img in out:
+        cy, cx, r = rng.uniform(8, size - 8, 2).tolist() + [rng.uniform(4, 8)]
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = [*rng.integers(0, 256, 3), 255]
+    return out
+
+
+def test_an_rgba_model_is_scored_on_the_four_premultiplied_channels(tmp_path):
+    from dcgan.core.images import premultiply
+    from dcgan.data import load_dataset
+
+    from runtime_fixtures import GEN_RGBA
+
+    real_dir = write_folder(tmp_path / "sprites", sprites(12, seed=0))
+    out = tmp_path / "score.json"
+    result = invoke("--model", GEN_RGBA, "--data", real_dir, "--n", 8, "--pairs", 10,
+                    "--provider", "cpu", "--json", out)
+    assert result.exit_code == 0, result.output
+    assert "32x32 RGBA (premultiplied alpha)" in result.stdout
+    real = load_dataset(str(real_dir), image_size=32, channels=4)
+    assert np.array_equal(real.images, premultiply(sprites(12, seed=0)))  # read at the model's channels
+    samples = Generator.load(GEN_RGBA, provider="cpu").sample(8)  # clamped to alpha
+    written = json.loads(out.read_text())
+    assert written["swd"] == quality.score(real.images, samples, seed=0, pairs=10)["swd"]
+    assert written["resolutions"] == [32, 16]
+
+
+def test_an_rgba_sample_folder_is_read_at_the_size_and_channels_given(tmp_path):
+    real_dir = write_folder(tmp_path / "sprites", sprites(12, seed=0))
+    fake_dir = write_folder(tmp_path / "fake", sprites(6, seed=1))
+    out = tmp_path / "s.json"
+    result = invoke("--images", fake_dir, "--image-size", 32, "--channels", 4, "--data", real_dir,
+                    "--pairs", 5, "--json", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["resolutions"] == [32, 16]
+
+
+@pytest.mark.parametrize("case", ["unreadable data", "channels with a model"])
+def test_rgba_scoring_mistakes_are_one_line_and_write_nothing(tmp_path, case):
+    from runtime_fixtures import GEN_RGBA
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for i in range(3):
+        (broken / f"{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    args = {
+        "unreadable data": ["--model", GEN_RGBA, "--data", broken, "--n", 4],
+        "channels with a model": ["--model", GEN_RGBA, "--channels", 4, "--data", broken],
+    }[case]
+    result = invoke(*args, "--json", tmp_path / "s.json")
+    assert result.exit_code != 0 and result.stdout == ""
+    assert result.stderr.startswith("dcgan-score: error: ") and result.stderr.count("\n") == 1
+    if case == "unreadable data":
+        assert "read as 32x32 images of 4 channel(s) like the samples: none of the 3 image files" in result.stderr
+    assert not (tmp_path / "s.json").exists()

@@ -1,6 +1,6 @@
 // Drawing on the page: pixels onto canvases, timings, errors, PNG downloads.
 
-import { encodePng, toRgba } from '../src/browser.js';
+import { encodePng, picturePixels, toRgba } from '../src/browser.js';
 import { deflateInBrowser } from '../src/png.js';
 
 export const el = (id) => document.getElementById(id);
@@ -48,7 +48,7 @@ export function clearError() {
 
 /** The pixels as a PNG file the browser downloads. */
 export async function downloadPng(pixels, height, width, channels, filename) {
-  const bytes = await encodePng(pixels, height, width, channels, deflateInBrowser);
+  const bytes = await encodePng(picturePixels(pixels, channels), height, width, channels, deflateInBrowser);
   const url = URL.createObjectURL(new Blob([bytes], { type: 'image/png' }));
   const link = Object.assign(document.createElement('a'), { href: url, download: filename });
   link.click();

@@ -4,7 +4,7 @@
 //   const g = await Generator.load(ort, bytes, { name: 'model.onnx' });
 //   const { pixels } = await g.sampleSeeds(range(0, 21), { batchSize: 21 });
 
-import { toUint8 } from './images.js';
+import { clampToAlpha, toUint8 } from './images.js';
 import { latentsForSeeds } from './latents.js';
 import { generatorInfo } from './model_info.js';
 
@@ -49,7 +49,8 @@ export class Generator {
     const result = await this.session.run({ [inputName]: z });
     const out = result[outputName];
     try {
-      return toUint8(out.data, [count, channels, height, width], outputRange);
+      const pixels = toUint8(out.data, [count, channels, height, width], outputRange);
+      return channels === 4 ? clampToAlpha(pixels) : pixels; // premultiplied, as dcgan.runtime's
     } finally {
       out.dispose?.();
       z.dispose?.();

@@ -1,6 +1,8 @@
 // Network outputs to uint8 pixels, and grids, as dcgan.core.images makes them: (x - lo) times
 // 255 / (hi - lo) in float32, rounded to nearest with ties to even, clipped to 0..255; grids
 // with nrow tiles per row and padding pixels around every tile (torchvision's layout).
+// Four channels are RGBA with premultiplied alpha, each colour clamped to its alpha, as
+// dcgan.runtime makes them; pictures (canvases, PNG files) get straight alpha (unpremultiply).
 
 const fr = Math.fround;
 
@@ -63,10 +65,39 @@ export class GridCanvas {
   }
 }
 
-/** RGBA bytes of (h, w, c) pixels, c 1 or 3, for an ImageData. */
+/** Premultiplied RGBA bytes with each colour limited to its alpha, in place (clamp_to_alpha). */
+export function clampToAlpha(pixels) {
+  for (let i = 0; i < pixels.length; i += 4) {
+    for (let k = 0; k < 3; k++) if (pixels[i + k] > pixels[i + 3]) pixels[i + k] = pixels[i + 3];
+  }
+  return pixels;
+}
+
+/**
+ * Premultiplied RGBA bytes -> straight alpha, as dcgan.core.images.unpremultiply computes it:
+ * colour x 255 / alpha rounded to nearest (floor((510 c + a) / 2a)), at most 255; a pixel of
+ * alpha 0 becomes (0, 0, 0, 0).
+ */
+export function unpremultiply(pixels, out = new Uint8Array(pixels.length)) {
+  for (let i = 0; i < pixels.length; i += 4) {
+    const a = pixels[i + 3];
+    for (let k = 0; k < 3; k++) {
+      const v = a === 0 ? 0 : Math.floor((510 * pixels[i + k] + a) / (2 * a));
+      out[i + k] = v > 255 ? 255 : v;
+    }
+    out[i + 3] = a;
+  }
+  return out;
+}
+
+/** The bytes a picture file holds of (h, w, c) pixels: RGBA in straight alpha, else as they are. */
+export const picturePixels = (pixels, c) => (c === 4 ? unpremultiply(pixels) : pixels);
+
+/** RGBA bytes of (h, w, c) pixels for an ImageData: grey as grey, RGBA in straight alpha. */
 export function toRgba(pixels, c) {
   const n = pixels.length / c;
   const out = new Uint8ClampedArray(n * 4);
+  if (c === 4) return unpremultiply(pixels, out);
   for (let i = 0; i < n; i++) {
     out[4 * i] = pixels[c * i];
     out[4 * i + 1] = pixels[c * i + (c === 3 ? 1 : 0)];

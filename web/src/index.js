@@ -6,6 +6,6 @@ export { PCG64 } from './pcg64.js';
 export { standardNormalF32 } from './ziggurat.js';
 export { generatorInfo, ModelError, METADATA_KEY } from './model_info.js';
 export { readOnnx } from './onnx_file.js';
-export { toUint8, gridSize, GridCanvas, toRgba } from './images.js';
+export { toUint8, gridSize, GridCanvas, toRgba, clampToAlpha, unpremultiply, picturePixels } from './images.js';
 export { encodePng } from './png.js';
 export { Generator, DEFAULT_BATCH_SIZE, range } from './generator.js';

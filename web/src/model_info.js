@@ -85,12 +85,19 @@ function checkedInfo(meta, z, img, name) {
     problems.push(`metadata names ${meta.input_name} -> ${meta.output_name}, the graph has ${z.name} -> ${img.name}`);
   }
   if ((meta.layout ?? 'NCHW') !== 'NCHW') problems.push(`layout ${meta.layout} (images are read as NCHW)`);
+  const recorded = [meta.channels ?? 3, size, size];
+  if (meta.input_name !== undefined && img.dims.slice(1).some((d, i) => isFixed(d) && d !== recorded[i])) {
+    problems.push(`metadata images [N, ${recorded.join(', ')}], the graph's [N, ${img.dims.slice(1).map((d) => d ?? '?').join(', ')}]`);
+  }
   if (latentDim === null) problems.push('neither metadata nor graph give the latent size');
   else if (isFixed(z.dims[1]) && z.dims[1] !== latentDim) problems.push(`metadata latent_dim ${latentDim}, graph input ${z.dims[1]}`);
   if (problems.length) throw new ModelError(`${name}: metadata does not match the graph: ${problems.join('; ')}`);
   if (!(latentDim >= 1 && latentDim <= MAX_LATENT)) {
     throw new ModelError(`${name}: a latent of ${latentDim} numbers is not a DCGAN's (1 to ${MAX_LATENT})`);
   }
-  if (![1, 3].includes(info.channels)) throw new ModelError(`${name}: images must have 1 or 3 channels, found ${info.channels}`);
+  if (![1, 3, 4].includes(info.channels)) throw new ModelError(`${name}: images must have 1, 3 or 4 channels, found ${info.channels}`);
+  if (info.channels === 4 && meta.alpha !== 'premultiplied') {
+    throw new ModelError(`${name}: 4-channel images need the metadata's alpha "premultiplied" (export it with dcgan-export)`);
+  }
   return info;
 }

@@ -11,7 +11,7 @@ import zlib from 'node:zlib';
 import ort from 'onnxruntime-node';
 
 import { Generator, range } from './generator.js';
-import { GridCanvas } from './images.js';
+import { GridCanvas, picturePixels } from './images.js';
 import { encodePng } from './png.js';
 
 export * from './index.js';
@@ -40,11 +40,12 @@ export async function writeWhole(file, bytes) {
   }
 }
 
-/** The grid of these seeds' images (dcgan-gen's layout) as a PNG file. */
+/** The grid of these seeds' images (dcgan-gen's layout) as a PNG file; RGBA in straight alpha. */
 export async function writeGridPng(generator, seeds, file, { nrow = 7, padding = 2, batchSize, onBatch } = {}) {
   const grid = new GridCanvas(seeds.length, generator.imageShape, { nrow, padding });
   await generator.sampleSeeds(seeds, { batchSize, onBatch: (b) => { grid.paste(b.pixels, b.seeds.length); return onBatch?.(b); } });
-  await writeWhole(file, await pngBytes(grid.pixels, grid.height, grid.width, generator.info.channels));
+  const { channels } = generator.info;
+  await writeWhole(file, await pngBytes(picturePixels(grid.pixels, channels), grid.height, grid.width, channels));
   return grid;
 }
 

@@ -21,18 +21,38 @@ export function python() {
   return null;
 }
 
-/** numpy's latents (and slerp walks) for a seed spec, computed now by the Python side. */
-export function numpyLatents(spec) {
+/** The JSON a script of test/ writes to the file named by its first argument; null without Python. */
+export function pythonJson(script, ...args) {
   const exe = python();
   if (!exe) return null;
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dcgan-web-')), 'latents.json');
-  const r = spawnSync(exe, [path.join(WEB, 'test/numpy_latents.py'), out, spec], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`numpy_latents.py failed: ${r.stderr}`);
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dcgan-web-')), 'out.json');
+  const r = spawnSync(exe, [path.join(WEB, 'test', script), out, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${script} failed: ${r.stderr}`);
   const data = JSON.parse(fs.readFileSync(out, 'utf8'));
   fs.rmSync(path.dirname(out), { recursive: true });
+  return data;
+}
+
+/** Bytes from base64 text. */
+export const fromBase64 = (text) => new Uint8Array(Buffer.from(text, 'base64'));
+
+/** numpy's latents (and slerp walks) for a seed spec, computed now by the Python side. */
+export function numpyLatents(spec) {
+  const data = pythonJson('numpy_latents.py', spec);
+  if (!data) return null;
   const bytes = Buffer.from(data.rows, 'base64');
   data.rows = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   return data;
+}
+
+/** The uint8 images dcgan.runtime samples (one thread) from a model file, or the bundled model. */
+export function pythonImages(seed, n, model = null) {
+  const where = model === null ? '' : `${JSON.stringify(model)}, `;
+  const code = 'import sys; from dcgan.runtime import Generator; ' +
+    `sys.stdout.buffer.write(Generator.load(${where}threads=1).sample(${n}, seed=${seed}).tobytes())`;
+  const r = spawnSync(python(), ['-c', code], { maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(r.stderr.toString());
+  return new Uint8Array(r.stdout);
 }
 
 export const NO_PYTHON = 'no Python with numpy and dcgan-edge (set DCGAN_PYTHON or make the .venv)';

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -7,7 +6,7 @@ import { test } from 'node:test';
 import { GridCanvas, gridSize, toUint8 } from '../src/images.js';
 import { ModelError, generatorInfo } from '../src/model_info.js';
 import { loadGenerator, range } from '../src/node.js';
-import { BUNDLED_MODEL, FIXTURES, NO_PYTHON, ROOT, python } from './helpers.js';
+import { BUNDLED_MODEL, FIXTURES, NO_PYTHON, ROOT, python, pythonImages } from './helpers.js';
 
 const read = (file) => new Uint8Array(fs.readFileSync(file));
 const fixture = (name) => read(path.join(FIXTURES, name));
@@ -48,14 +47,6 @@ test('grids have dcgan-gen\'s layout: 7 per row, 2 pixels around every tile, pad
     0, 0, 7, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 });
 
-function pythonImages(exe, seed, n) {
-  const code = 'import sys; from dcgan.runtime import Generator; ' +
-    `sys.stdout.buffer.write(Generator.load(threads=1).sample(${n}, seed=${seed}).tobytes())`;
-  const r = spawnSync(exe, ['-c', code], { maxBuffer: 1 << 28 });
-  if (r.status !== 0) throw new Error(r.stderr.toString());
-  return new Uint8Array(r.stdout);
-}
-
 test('onnxruntime-node samples the images dcgan.runtime samples, whatever the batch size', { skip: python() ? false : NO_PYTHON }, async () => {
   const g = await loadGenerator(BUNDLED_MODEL, { threads: 1 });
   const mine = await g.sampleSeeds(range(0, 21), { batchSize: 21 });
@@ -63,7 +54,7 @@ test('onnxruntime-node samples the images dcgan.runtime samples, whatever the ba
   const again = await g.sampleSeeds(range(0, 21), { batchSize: 8, onBatch: (b) => batches.push(b.done) });
   assert.deepEqual(batches, [8, 16, 21]);
   assert.deepEqual(again, mine);
-  const want = pythonImages(python(), 0, 21);
+  const want = pythonImages(0, 21);
   let off = 0, worst = 0;
   for (let i = 0; i < want.length; i++) {
     const d = Math.abs(mine[i] - want[i]);
