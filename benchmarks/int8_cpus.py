@@ -48,15 +48,33 @@ CALIBRATION = 256
 
 
 def quantized(fp32: onnx.ModelProto, **settings) -> onnx.ModelProto:
-    from dcgan.export.passes.portable import clip_before_tanh
-    from dcgan.export.passes.quantize import quantize_int8
-    from dcgan.export.passes.subpixel import rewrite_subpixel
-    from dcgan.export.precision import _CALIBRATION_SEED
+    """The int8 generator dcgan-export makes of ``fp32``, on its calibration latents, with
+    ``settings`` (make_variant's keywords) instead of its own."""
+    from dcgan.export.onnx_export import generator_spec
+    from dcgan.export.options import ExportOptions
+    from dcgan.export.precision import generator_inputs, make_variant
 
+    dims = [d.dim_value for d in fp32.graph.output[0].type.tensor_type.shape.dim]
     latent = fp32.graph.input[0].type.tensor_type.shape.dim[1].dim_value
-    rng = np.random.default_rng([_CALIBRATION_SEED, 1])  # the export's own calibration latents
-    cal = rng.standard_normal((CALIBRATION, latent, 1, 1), dtype=np.float32)
-    return clip_before_tanh(quantize_int8(rewrite_subpixel(fp32), fp32.graph.input[0].name, cal, **settings))
+    spec = generator_spec(latent, dims[1], dims[2])
+    calibration = generator_inputs(spec, ExportOptions(calibration_inputs=CALIBRATION)).calibration
+    return make_variant(without_tanh_clip(fp32), spec, "int8", calibration, **settings)
+
+
+def without_tanh_clip(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` as dcgan-export quantizes it: the traced graph, before the Clip in front of
+    the Tanh (the quantizer would fold a Clip into the last layer's range)."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    clips = {n.output[0]: n.input[0] for n in out.graph.node if n.op_type == "Clip"}
+    for node in out.graph.node:
+        if node.op_type == "Tanh" and node.input[0] in clips:
+            node.input[0] = clips[node.input[0]]
+    kept = [n for n in out.graph.node if not (n.op_type == "Clip" and n.output[0] in clips
+                                               and not any(n.output[0] in m.input for m in out.graph.node))]
+    del out.graph.node[:]
+    out.graph.node.extend(kept)
+    return out
 
 
 def images(path: Path, n: int, optimize: bool = True) -> np.ndarray:

@@ -110,17 +110,19 @@ def precision_form(model: onnx.ModelProto, spec: NetSpec, options: "ExportOption
 
 
 def make_variant(model: onnx.ModelProto, spec: NetSpec, precision: str,
-                 calibration: np.ndarray | None) -> onnx.ModelProto:
+                 calibration: np.ndarray | None, reduce_range: bool = True) -> onnx.ModelProto:
     """The ``precision`` form of the traced fp32 ``model``, as it is written. A generator's
     first layer becomes one matrix product over the batch in fp32 and fp16 (latent_gemm.py), and
     its Tanh gets the Clip that other engines need (portable.py), after quantization in int8 so
-    the quantizer does not fold it into the last layer's range."""
+    the quantizer does not fold it into the last layer's range. ``reduce_range``: an int8
+    generator's weights in 7 bits (quantize.py says why; False, 8 bits, is for comparisons)."""
     if precision in ("fp32", "fp16"):
         if spec.role == "generator":
             model = clip_before_tanh(latent_layer_as_gemm(model, matmul=precision == "fp16"))
         return model if precision == "fp32" else to_float16(model)
     if spec.role == "generator":
-        return clip_before_tanh(quantize_int8(rewrite_subpixel(model), spec.input_name, calibration))
+        return clip_before_tanh(quantize_int8(rewrite_subpixel(model), spec.input_name, calibration,
+                                              reduce_range=reduce_range))
     # The discriminator's last convolution (512 x 16 multiply-adds per image) stays float:
     # quantizing its output to 8 bits was most of the logit error (max |diff| 0.96 -> 0.14
     # on a trained model) for 9% of the int8 speed.
