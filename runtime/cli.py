@@ -75,8 +75,9 @@ def _given(ctx: click.Context, name: str) -> bool:
               help="Images per grid row.")
 @click.option("--padding", type=click.IntRange(min=0), default=2, show_default=True, metavar="PX",
               help="Pixels between grid tiles.")
-@click.option("--model", type=click.Path(path_type=Path), default=None, metavar="FILE.onnx",
-              help="Generator ONNX.  [default: the bundled model]")
+@click.option("--model", type=click.Path(path_type=Path), default=None, metavar="FILE.onnx|NAME",
+              help="Generator ONNX, or a bundled model: pokemon (64x64 RGB) or pokemon-rgba "
+                   "(64x64 RGBA).  [default: pokemon]")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="S",
               help="Seed of the first image; image i uses seed S+i.")
 @click.option("--seeds", "seed_range", callback=_seed_range, default=None, metavar="A-B",

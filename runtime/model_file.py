@@ -19,22 +19,41 @@ from .model_scan import MalformedModel, external_tensors
 from .parallel import run_split
 from .providers import ProviderChoice, create_session
 
-BUNDLED_MODEL = "dcgan-pokemon.onnx"
+# The models that ship in runtime/models, by the name --model knows them under; the first is
+# the default.  A --model value is one of these names only when no file of that name exists.
+BUNDLED_MODELS = {"pokemon": "dcgan-pokemon.onnx", "pokemon-rgba": "dcgan-pokemon-rgba.onnx"}
+DEFAULT_MODEL = "pokemon"
+BUNDLED_MODEL = BUNDLED_MODELS[DEFAULT_MODEL]
 
 Dim = int | str | None
 
 
-def bundled_model():
-    """The packaged generator: a Path in a normal install, else an importlib.resources
-    Traversable (e.g. inside a zip)."""
+def bundled_model(name: str = DEFAULT_MODEL):
+    """The packaged generator called ``name``: a Path in a normal install, else an
+    importlib.resources Traversable (e.g. inside a zip)."""
+    file = BUNDLED_MODELS[name]
     here = os.path.dirname(os.path.abspath(__file__))
     if os.path.isdir(here):  # a folder on disk: no need for importlib.resources (~5 ms of imports)
         from pathlib import Path
 
-        return Path(here, "models", BUNDLED_MODEL)
+        return Path(here, "models", file)
     from importlib import resources
 
-    return resources.files("dcgan.runtime").joinpath("models", BUNDLED_MODEL)
+    return resources.files("dcgan.runtime").joinpath("models", file)
+
+
+def bundled_name(path: str | os.PathLike | None) -> str | None:
+    """The bundled model a --model value names (None: the default), or None for a path."""
+    if path is None:
+        return DEFAULT_MODEL
+    value = os.fspath(path)
+    return value if value in BUNDLED_MODELS and not os.path.lexists(value) else None
+
+
+def _not_found(value: str) -> str:
+    names = ", ".join(BUNDLED_MODELS)
+    bare = os.sep not in value and "/" not in value and not value.endswith(".onnx")
+    return f"no model file at {value}" + (f" (bundled models: {names})" if bare else "")
 
 
 @dataclass(frozen=True)
@@ -107,14 +126,15 @@ def _read(source) -> bytes:
 def model_source(path: str | os.PathLike | None) -> tuple[str | bytes, str, bool, int, Any]:
     """(what to give ONNX Runtime: a file path or bytes, display path, bundled?, size in bytes,
     the path or bundled resource to read again for the sha256) for a model path, or the
-    bundled model when None. Missing, unreadable, folder and empty files are refused here
-    with the OS's reason, before ONNX Runtime sees them."""
-    if path is None:
-        res = bundled_model()
+    bundled model when None or a name of BUNDLED_MODELS. Missing, unreadable, folder and empty
+    files are refused here with the OS's reason, before ONNX Runtime sees them."""
+    name = bundled_name(path)
+    if name is not None:
+        res = bundled_model(name)
         if not res.is_file():
             raise ModelNotFoundError(
-                f"this install has no bundled model ({BUNDLED_MODEL}); pass --model FILE.onnx"
-            )
+                f"this install has no bundled model {name} ({BUNDLED_MODELS[name]}); "
+                "pass --model FILE.onnx")
         # inside a zip there is no file ONNX Runtime could open: its bytes then
         model = os.fspath(res) if isinstance(res, os.PathLike) else res.read_bytes()
         shown, bundled, source = str(res), True, res
@@ -127,7 +147,7 @@ def model_source(path: str | os.PathLike | None) -> tuple[str | bytes, str, bool
             with open(model, "rb"):
                 pass
         except FileNotFoundError:
-            raise ModelNotFoundError(f"no model file at {model}") from None
+            raise ModelNotFoundError(_not_found(model)) from None
         except OSError as e:
             raise ModelLoadError(f"cannot read {model}: {e.strerror}") from None
     size = len(model) if isinstance(model, bytes) else os.path.getsize(model)

@@ -218,8 +218,9 @@ def serve(folder: Path, port: int, say=lambda msg: None) -> None:
 
 @click.command(PROG, cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("out", type=click.Path(path_type=Path), metavar="DIR")
-@click.option("--model", type=click.Path(path_type=Path), default=None, metavar="FILE.onnx",
-              help="Generator ONNX to put beside the page.  [default: the bundled model]")
+@click.option("--model", type=click.Path(path_type=Path), default=None, metavar="FILE.onnx|NAME",
+              help="Generator ONNX to put beside the page, or a bundled model's name (pokemon, "
+                   "pokemon-rgba).  [default: pokemon]")
 @click.option("--ort", type=click.Path(path_type=Path, file_okay=False), default=None,
               metavar="DIR", help="onnxruntime-web's dist/ folder.  [default: web/node_modules, "
               "the cache, or the npm registry]")

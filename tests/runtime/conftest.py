@@ -17,5 +17,5 @@ def bundled_is_fixture(monkeypatch):
     """Make the bundled model resolve to the tiny fixture (the real one ships separately)."""
     from dcgan.runtime import model_file
 
-    monkeypatch.setattr(model_file, "bundled_model", lambda: GEN)
+    monkeypatch.setattr(model_file, "bundled_model", lambda name="pokemon": GEN)
     return GEN

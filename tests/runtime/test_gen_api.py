@@ -11,7 +11,7 @@ from dcgan.runtime import Generator
 from dcgan.runtime.errors import ModelLoadError, ModelNotFoundError, SignatureError
 from dcgan.core.images import to_uint8
 from dcgan.core.metadata import dump_metadata
-from dcgan.runtime.model_file import BUNDLED_MODEL, bundled_model, load_model
+from dcgan.runtime.model_file import load_model
 
 
 def test_sample_gives_uint8_nhwc_images(gen):
@@ -144,60 +144,6 @@ def test_metadata_with_another_image_layout_is_refused():
     )
     with pytest.raises(SignatureError, match="NHWC"):
         Generator(model)
-
-
-def test_bundled_model_is_loaded_when_no_path_is_given(bundled_is_fixture):
-    g = Generator.load()
-    assert g.model.bundled and g.sha256 == hashlib.sha256(GEN.read_bytes()).hexdigest()
-
-
-def test_missing_bundled_model_says_to_pass_a_model(monkeypatch, tmp_path):
-    from dcgan.runtime import model_file
-
-    monkeypatch.setattr(model_file, "bundled_model", lambda: tmp_path / BUNDLED_MODEL)
-    with pytest.raises(ModelNotFoundError, match="--model"):
-        Generator.load()
-
-
-def test_bundled_model_inside_a_zip_loads_from_its_bytes(monkeypatch, tmp_path):
-    # a zipped install has no file ONNX Runtime could open: the bytes are passed instead
-    import zipfile
-
-    from dcgan.runtime import model_file
-
-    archive = tmp_path / "site.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.write(GEN, f"dcgan/runtime/models/{BUNDLED_MODEL}")
-    monkeypatch.setattr(model_file, "bundled_model",
-                        lambda: zipfile.Path(archive, f"dcgan/runtime/models/{BUNDLED_MODEL}"))
-    g = Generator.load(provider="cpu")
-    assert g.model.bundled and g.model.size_bytes == GEN.stat().st_size
-    assert g.sha256 == hashlib.sha256(GEN.read_bytes()).hexdigest()
-    assert g.sample(2).shape == (2, *g.image_shape)
-
-
-def test_bundled_resource_is_the_packaged_pokemon_model():
-    res = bundled_model()
-    assert res.name == "dcgan-pokemon.onnx" and res.parent.name == "models"
-    if not res.is_file():
-        pytest.skip("no bundled model in this checkout yet")
-    g = Generator.load(provider="cpu")
-    assert g.model.bundled and g.sample(1).shape == (1, *g.image_shape)
-
-
-def test_bundled_model_ships_with_its_score_floor_and_recipe():
-    res = bundled_model()
-    if not res.is_file():
-        pytest.skip("no bundled model in this checkout yet")
-    assert res.stat().st_size <= 15 * 10**6
-    info = Generator.load(provider="cpu").info
-    assert not info.placeholder
-    quality, training = info.raw["quality"], info.raw["training"]
-    swd, floor = quality["swd_x1e3"]["mean"], quality["swd_floor_x1e3"]["mean"]
-    # a trained generator: far from uniform noise (~183) and within 2x of the real-vs-real floor
-    assert 0 < floor < swd < 2 * floor
-    recipe = training["recipe"]
-    assert recipe["diffaugment"] and recipe["ema"] and recipe["epochs"] >= 200
 
 
 def test_to_uint8_maps_the_output_range_and_rounds():
