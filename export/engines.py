@@ -15,8 +15,10 @@ source locations) and runs the model with the settings a user would pick for par
     openvino           CPU plugin with the f32 inference-precision hint: without it OpenVINO runs
                        float models in bf16 on CPUs that have AVX512-BF16 or AMX
     tract              its CPU runtime; its Python binding has no thread setting (one thread)
-    opencv             cv2.dnn, the new engine of OpenCV 5
-    opencv-classic     cv2.dnn, the classic engine
+    opencv             cv2.dnn, OpenCV's own ONNX engine: ENGINE_NEW of OpenCV 5.0, called
+                       ENGINE_OPENCV from 5.1, where it is the only one
+    opencv-classic     cv2.dnn, the classic engine (the one of OpenCV 4), ENGINE_CLASSIC: in
+                       OpenCV 5.0 only (5.1 removed it), so an engine only there
 """
 from __future__ import annotations
 
@@ -47,10 +49,22 @@ class Engine:
     load: Callable[[str, int], Runner]
     message: Callable[[BaseException], str]
     sets_threads: bool = True
+    needs: str = ""  # an attribute of the module that versions without the engine lack
+    hint: str = ""  # how to install it, where the extra's versions may not have it
 
     @property
     def installed(self) -> bool:
-        return importlib.util.find_spec(self.module) is not None
+        if importlib.util.find_spec(self.module) is None:
+            return False
+        if not self.needs:
+            return True
+        try:
+            obj = importlib.import_module(self.module)
+        except ImportError:
+            return True  # open() says what is broken
+        for part in self.needs.split("."):
+            obj = getattr(obj, part, None)
+        return obj is not None
 
     def open(self, path: str, threads: int) -> Runner:
         """A runner for the model file at ``path``, its calls failing as EngineFailedError too."""
@@ -73,7 +87,8 @@ class Engine:
 
     @property
     def install_hint(self) -> str:
-        return "pip install 'dcgan-edge[cpu]'" if self.module == "onnxruntime" else EXTRA
+        return self.hint or ("pip install 'dcgan-edge[cpu]'" if self.module == "onnxruntime"
+                             else EXTRA)
 
 
 # -- error messages -----------------------------------------------------------------------------
@@ -160,16 +175,18 @@ def _tract(path: str, threads: int) -> Runner:
     return lambda x: runnable.run([x])[0].to_numpy()
 
 
-def _opencv(engine: str) -> Callable[[str, int], Runner]:
+def _opencv(*names: str) -> Callable[[str, int], Runner]:
+    """cv2.dnn with the first of the engine ``names`` this OpenCV has."""
     def load(path: str, threads: int) -> Runner:
         import cv2
 
         # OpenCV logs a failed layer's shapes to stderr before it raises: the raise is enough.
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
         cv2.setNumThreads(threads)
-        if not hasattr(cv2.dnn, engine):
-            raise EngineFailedError(f"OpenCV {cv2.__version__} has no {engine} (OpenCV 5 has)")
-        net = cv2.dnn.readNetFromONNX(path, getattr(cv2.dnn, engine))
+        engine = next((getattr(cv2.dnn, n) for n in names if hasattr(cv2.dnn, n)), None)
+        if engine is None:
+            raise EngineFailedError(f"OpenCV {cv2.__version__} has no {' or '.join(names)}")
+        net = cv2.dnn.readNetFromONNX(path, engine)
 
         def run(x: np.ndarray) -> np.ndarray:
             net.setInput(x)
@@ -190,9 +207,11 @@ ENGINES = _engines(
            ort_message),
     Engine("openvino", "openvino", "CPU, f32 precision hint", _openvino, openvino_message),
     Engine("tract", "tract", "one thread", _tract, tract_message, sets_threads=False),
-    Engine("opencv", "cv2", "cv2.dnn new engine", _opencv("ENGINE_NEW"), opencv_message),
-    Engine("opencv-classic", "cv2", "cv2.dnn classic engine", _opencv("ENGINE_CLASSIC"),
+    Engine("opencv", "cv2", "cv2.dnn new engine", _opencv("ENGINE_NEW", "ENGINE_OPENCV"),
            opencv_message),
+    Engine("opencv-classic", "cv2", "cv2.dnn classic engine", _opencv("ENGINE_CLASSIC"),
+           opencv_message, needs="dnn.ENGINE_CLASSIC",
+           hint="OpenCV 5.1 removed it: pip install 'opencv-python-headless>=5.0,<5.1'"),
 )
 
 
