@@ -24,7 +24,7 @@ from dcgan.data import load_dataset
 
 RECIPE_KEYS = ("preset", "batch_size", "lr", "beta1", "beta2", "init", "ema", "ema_decay", "flip",
                "diffaugment", "fit", "background", "seed", "g_width", "d_width", "latent_dim",
-               "image_size", "channels")
+               "image_size", "channels", "amp")
 
 
 @click.command()
