@@ -19,7 +19,7 @@ import argparse
 import numpy as np
 
 from dcgan.core.atomic import atomic_write_bytes
-from dcgan.core.images import checkerboard, composite, encode_png, make_grid
+from dcgan.core.images import composite, encode_png, make_grid, over_checkerboard
 from dcgan.runtime import Generator
 
 LUMA = np.array([0.299, 0.587, 0.114])
@@ -29,7 +29,7 @@ BACKGROUNDS = ("white", "black", "checkerboard")
 def over(grid: np.ndarray, background: str) -> np.ndarray:
     """A premultiplied RGBA grid composited over one of BACKGROUNDS."""
     if background == "checkerboard":
-        return composite(grid, checkerboard(*grid.shape[:2]))
+        return over_checkerboard(grid)
     return composite(grid, (255, 255, 255) if background == "white" else (0, 0, 0))
 
 

@@ -21,6 +21,7 @@ from dcgan.core.command import OneLineErrors
 from .errors import DcganRuntimeError
 from .generator import DEFAULT_BATCH_SIZE, Generator
 from .images import ANIMATION_EXTENSIONS, GRID_EXTENSIONS, MAX_GRID_IMAGES
+from .model_file import DEFAULT_MODEL, MODEL_NAMES
 from .shards import parse_seed_range
 
 PROG = "dcgan-gen"
@@ -76,8 +77,8 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.option("--padding", type=click.IntRange(min=0), default=2, show_default=True, metavar="PX",
               help="Pixels between grid tiles.")
 @click.option("--model", type=click.Path(path_type=Path), default=None, metavar="FILE.onnx|NAME",
-              help="Generator ONNX, or a bundled model: pokemon (64x64 RGB) or pokemon-rgba "
-                   "(64x64 RGBA).  [default: pokemon]")
+              help=f"Generator ONNX, or a bundled model's name: {MODEL_NAMES} (64x64 RGB, "
+                   f"RGBA).  [default: {DEFAULT_MODEL}]")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="S",
               help="Seed of the first image; image i uses seed S+i.")
 @click.option("--seeds", "seed_range", callback=_seed_range, default=None, metavar="A-B",

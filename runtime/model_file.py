@@ -23,7 +23,7 @@ from .providers import ProviderChoice, create_session
 # the default.  A --model value is one of these names only when no file of that name exists.
 BUNDLED_MODELS = {"pokemon": "dcgan-pokemon.onnx", "pokemon-rgba": "dcgan-pokemon-rgba.onnx"}
 DEFAULT_MODEL = "pokemon"
-BUNDLED_MODEL = BUNDLED_MODELS[DEFAULT_MODEL]
+MODEL_NAMES = ", ".join(BUNDLED_MODELS)  # for help texts and errors
 
 Dim = int | str | None
 
@@ -51,9 +51,8 @@ def bundled_name(path: str | os.PathLike | None) -> str | None:
 
 
 def _not_found(value: str) -> str:
-    names = ", ".join(BUNDLED_MODELS)
     bare = os.sep not in value and "/" not in value and not value.endswith(".onnx")
-    return f"no model file at {value}" + (f" (bundled models: {names})" if bare else "")
+    return f"no model file at {value}" + (f" (bundled models: {MODEL_NAMES})" if bare else "")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from dcgan.core.command import OneLineErrors
 from dcgan.core.images import CHANNELS
 from dcgan.core.quality import score
 from dcgan.data import DataError, load_dataset
+from dcgan.runtime.model_file import MODEL_NAMES
 
 PROG = "dcgan-score"
 
@@ -89,8 +90,7 @@ def format_report(result: dict, fake_label: str, real_label: str) -> str:
 
 @click.command(PROG, cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--model", type=click.Path(path_type=Path), metavar="G.onnx",
-              help="A generator ONNX to sample from, or a bundled model's name (pokemon, "
-                   "pokemon-rgba).")
+              help=f"A generator ONNX to sample from, or a bundled model's name ({MODEL_NAMES}).")
 @click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path),
               metavar="DIR", help="A folder of sample images to score instead of a model.")
 @click.option("--data", required=True, metavar="DIR_OR_SPEC",

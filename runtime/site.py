@@ -33,6 +33,7 @@ from dcgan.core.command import OneLineErrors
 from dcgan.core.errors import OutputError
 
 from .errors import DcganRuntimeError
+from .model_file import DEFAULT_MODEL, MODEL_NAMES
 
 PROG = "dcgan-site"
 ORT_PACKAGE = "onnxruntime-web"
@@ -219,8 +220,8 @@ def serve(folder: Path, port: int, say=lambda msg: None) -> None:
 @click.command(PROG, cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("out", type=click.Path(path_type=Path), metavar="DIR")
 @click.option("--model", type=click.Path(path_type=Path), default=None, metavar="FILE.onnx|NAME",
-              help="Generator ONNX to put beside the page, or a bundled model's name (pokemon, "
-                   "pokemon-rgba).  [default: pokemon]")
+              help=f"Generator ONNX to put beside the page, or a bundled model's name "
+                   f"({MODEL_NAMES}).  [default: {DEFAULT_MODEL}]")
 @click.option("--ort", type=click.Path(path_type=Path, file_okay=False), default=None,
               metavar="DIR", help="onnxruntime-web's dist/ folder.  [default: web/node_modules, "
               "the cache, or the npm registry]")
